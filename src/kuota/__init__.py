@@ -1,0 +1,3 @@
+"""kuota: open prepaid data-plan renewal platform."""
+
+__version__ = "0.1.0"

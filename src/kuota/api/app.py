@@ -1,0 +1,49 @@
+"""The ASGI application: the JSON API under /api/v1 and the health check."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from starlette.responses import Response
+
+from kuota import __version__
+from kuota.api import errors
+from kuota.api.routers import admin, auth, cards, plans, renewals, testing
+from kuota.core.clock import Clock, SystemClock
+from kuota.core.clock_store import SharedBusinessClock
+from kuota.core.config import Settings, ensure_secret_key
+from kuota.core.context import Context
+from kuota.core.db import Database
+from kuota.core.logging import configure_logging
+
+
+def create_app(settings: Settings, *, db: Database | None = None,
+               clock: Clock | None = None) -> FastAPI:
+    settings = ensure_secret_key(settings)
+    configure_logging()
+    database = db or Database(settings.database_url, pool_size=settings.db_pool_size)
+    if clock is None:
+        clock = SharedBusinessClock(database) if settings.is_demo else SystemClock()
+    app = FastAPI(
+        title="kuota",
+        version=__version__,
+        description="Prepaid data-plan renewal: one engine for online, retail and kiosk.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.db = database
+    app.state.context = Context(settings=settings, clock=clock)
+    errors.install(app)
+
+    api = APIRouter(prefix="/api/v1")
+    for router in (auth.router, plans.router, cards.router, renewals.router, admin.router):
+        api.include_router(router)
+    if settings.is_demo:
+        api.include_router(testing.router)
+    app.include_router(api)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> Response:
+        return Response(b"ok", media_type="text/plain")
+
+    return app

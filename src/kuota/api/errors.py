@@ -1,0 +1,70 @@
+"""Every error as RFC 9457 problem+json with a detail a person can act on."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from kuota.core.errors import KuotaError
+
+log = logging.getLogger("kuota.api")
+
+PROBLEM = "application/problem+json"
+
+
+def problem_response(status: int, body: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM)
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(KuotaError)
+    async def _kuota(_request: Request, exc: KuotaError) -> Response:
+        if exc.status >= 500:
+            log.error("server error: %s", exc.detail)
+        return problem_response(exc.status, exc.problem())
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem_response(422, {
+            "type": "https://kuota.dev/problems/invalid-input",
+            "title": "Invalid input",
+            "status": 422,
+            "detail": detail,
+            "errors": errors,
+        })
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+        return problem_response(exc.status_code, {
+            "type": "about:blank",
+            "title": str(exc.detail),
+            "status": exc.status_code,
+            "detail": str(exc.detail),
+        })
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error", exc_info=exc)
+        return problem_response(500, {
+            "type": "about:blank",
+            "title": "Internal error",
+            "status": 500,
+            "detail": "kuota hit an unexpected error and applied nothing; retry with the "
+            "same Idempotency-Key",
+        })

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from kuota.api.answers import json_response, stored_response
+from kuota.api.deps import ContextDep, CurrentPrincipal, IdempotencyKey, SessionDep
+from kuota.core import idempotency
+from kuota.renewals import service as renewals
+from kuota.renewals.schemas import RenewalIn, RenewalOut
+
+router = APIRouter(prefix="/renewals", tags=["renewals"])
+
+
+@router.post("", response_model=RenewalOut, status_code=201)
+def create_renewal(
+    body: RenewalIn,
+    session: SessionDep,
+    ctx: ContextDep,
+    principal: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Renew a plan on a card. Replaying the same Idempotency-Key returns the first answer
+    and moves nothing again."""
+    key = idempotency.check_key(idempotency_key)
+    request = renewals.RenewalRequest(
+        msisdn=body.msisdn, plan_code=body.plan_code, payment_method=body.payment_method,
+        promo_code=body.promo_code,
+    )
+    answer = idempotency.run_once(
+        session,
+        scope=principal.scope,
+        key=key,
+        fp=idempotency.fingerprint("POST", "/renewals", body.model_dump()),
+        now=ctx.clock.now(),
+        success_status=201,
+        operation=lambda: renewals.renew(session, ctx, principal, request),
+    )
+    return stored_response(answer)
+
+
+@router.get("/{renewal_id}", response_model=RenewalOut)
+def get_renewal(renewal_id: str, session: SessionDep, principal: CurrentPrincipal) -> Response:
+    return json_response(renewals.get_renewal(session, principal, renewal_id))

@@ -1,0 +1,93 @@
+"""Logging in, bearer tokens, kiosk keys: turning credentials into a `Principal`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from kuota.auth.models import ApiToken, Role, User
+from kuota.core.clock import real_now
+from kuota.core.errors import InvalidInput, Unauthenticated
+from kuota.core.principal import Principal
+from kuota.core.security import hash_password, hash_token, new_token, verify_password
+from kuota.kiosks.models import Kiosk
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    display_name: str,
+    now: datetime,
+    email: str | None = None,
+    locale: str = "id",
+    store_id: int | None = None,
+) -> int:
+    if len(password) < 8:
+        raise InvalidInput("a password has at least 8 characters", field="password")
+    user_id = session.execute(
+        insert(User)
+        .values(
+            username=username.strip().lower(),
+            email=email,
+            password_hash=hash_password(password),
+            role=role,
+            display_name=display_name,
+            locale=locale,
+            store_id=store_id,
+            is_active=True,
+            created_at=now,
+        )
+        .returning(User.id)
+    ).scalar_one()
+    return int(user_id)
+
+
+def issue_token(session: Session, *, username: str, password: str, ttl: timedelta) -> str:
+    """A bearer token for valid credentials. The token is shown once and stored hashed."""
+    user = session.execute(
+        select(User).where(User.username == username.strip().lower(), User.is_active.is_(True))
+    ).scalar_one_or_none()
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        raise Unauthenticated("wrong username or password")
+    token = new_token()
+    now = real_now()
+    session.execute(
+        insert(ApiToken).values(
+            token_hash=hash_token(token), user_id=user.id, created_at=now, expires_at=now + ttl
+        )
+    )
+    return token
+
+
+def principal_from_token(session: Session, token: str) -> Principal:
+    row = session.execute(
+        select(User.id, User.username, User.role, User.store_id, User.locale, ApiToken.expires_at)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == hash_token(token), User.is_active.is_(True))
+    ).one_or_none()
+    if row is None or row.expires_at <= real_now():
+        raise Unauthenticated("the bearer token is unknown or expired; log in again")
+    return Principal(
+        kind="user", id=row.id, name=row.username, role=Role(row.role),
+        store_id=row.store_id, locale=row.locale,
+    )
+
+
+def revoke_token(session: Session, token: str) -> None:
+    session.execute(delete(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+
+
+def principal_from_kiosk_key(session: Session, key: str) -> Principal:
+    row = session.execute(
+        select(Kiosk.id, Kiosk.code).where(
+            Kiosk.api_key_hash == hash_token(key), Kiosk.is_authorised.is_(True)
+        )
+    ).one_or_none()
+    if row is None:
+        raise Unauthenticated("the kiosk key is unknown or the kiosk is no longer authorised")
+    return Principal(kind="kiosk", id=row.id, name=row.code)

@@ -1,0 +1,150 @@
+"""The `kuota` command."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from kuota.core.config import Mode, Settings, ensure_secret_key
+from kuota.core.context import Context
+from kuota.core.db import Database
+
+app = typer.Typer(help="kuota: prepaid data-plan renewal platform", no_args_is_help=True)
+db_app = typer.Typer(help="Database administration", no_args_is_help=True)
+ledger_app = typer.Typer(help="Ledger integrity", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(ledger_app, name="ledger")
+console = Console()
+
+
+def _upgrade(settings: Settings) -> None:
+    from kuota.core.migrate import upgrade
+
+    upgrade(settings.database_url)
+
+
+def _start_worker(settings: Settings, db: Database, stop: threading.Event) -> threading.Thread:
+    from kuota.notify.delivery import senders_for
+    from kuota.notify.worker import run_forever
+
+    senders = senders_for(settings, db)
+    thread = threading.Thread(
+        target=run_forever, name="kuota-worker", daemon=True,
+        kwargs={"db": db, "senders": senders, "max_attempts": settings.outbox_max_attempts,
+                "stop": stop},
+    )
+    thread.start()
+    return thread
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
+    db: Annotated[Path, typer.Option("--db", help="SQLite file")] = Path("kuota.db"),
+) -> None:
+    """Create or upgrade the database, load the demo data, run web + worker until Ctrl-C."""
+    from kuota import demo as demo_data
+    from kuota.api.app import create_app
+    from kuota.core.clock_store import SharedBusinessClock
+
+    db_path = db.resolve()
+    settings = ensure_secret_key(Settings(
+        mode=Mode.DEMO, database_url=f"sqlite:///{db_path}",
+        public_url=os.environ.get("KUOTA_PUBLIC_URL", f"http://{host}:{port}"),
+    ))
+    _upgrade(settings)
+    database = Database(settings.database_url, pool_size=settings.db_pool_size)
+    clock = SharedBusinessClock(database)
+    with database.unit_of_work() as session:
+        if demo_data.is_empty(session):
+            demo_data.load(session, Context(settings=settings, clock=clock))
+            console.print("[green]Demo data loaded.[/green]")
+    web = create_app(settings, db=database, clock=clock)
+    stop = threading.Event()
+    _start_worker(settings, database, stop)
+    table = Table(title="kuota demo", show_header=True)
+    table.add_column("who")
+    table.add_column("login")
+    table.add_column("password")
+    for who, user, password in demo_data.DEMO_LOGINS:
+        table.add_row(who, user, password)
+    table.add_row("kiosk", demo_data.DEMO_KIOSK[0], f"X-Kiosk-Key: {demo_data.DEMO_KIOSK[1]}")
+    console.print(table)
+    base = f"http://{host}:{port}"
+    console.print(f"API      {base}/api/v1  (OpenAPI: {base}/api/v1/openapi.json, "
+                  f"docs: {base}/api/v1/docs)")
+    console.print(f"Mailbox  {base}/api/v1/test/messages?to=+6281100000001")
+    console.print(f"Database {db_path}")
+    try:
+        uvicorn.run(web, host=host, port=port, log_level="warning")
+    finally:
+        stop.set()
+        database.dispose()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(help="web processes")] = 1,
+) -> None:
+    """Run the web server (stateless: run as many as you like against one database)."""
+    uvicorn.run("kuota.api.asgi:create_from_env", factory=True, host=host, port=port,
+                workers=workers, log_level="warning", access_log=False)
+
+
+@app.command()
+def worker() -> None:
+    """Deliver the outbox (SMS, e-mail) with retries and dead letters, until Ctrl-C."""
+    settings = ensure_secret_key(Settings())
+    database = Database(settings.database_url, pool_size=4)
+    stop = threading.Event()
+    thread = _start_worker(settings, database, stop)
+    try:
+        while thread.is_alive():
+            thread.join(0.5)
+    except KeyboardInterrupt:
+        stop.set()
+        thread.join()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply migrations to the database in KUOTA_DATABASE_URL."""
+    settings = Settings()
+    _upgrade(settings)
+    console.print(f"database at head: {settings.database_url.split('@')[-1]}")
+
+
+@ledger_app.command("check")
+def ledger_check() -> None:
+    """Every entry balances and every stored balance equals the sum of its entries."""
+    from kuota.ledger.service import check_ledger
+
+    settings = Settings()
+    database = Database(settings.database_url, pool_size=1)
+    with database.unit_of_work(write=False) as session:
+        report = check_ledger(session)
+    database.dispose()
+    console.print(f"checked {report.entries_checked} entries, {report.accounts_checked} accounts")
+    for entry_id, currency, total in report.unbalanced_entries:
+        console.print(f"[red]entry {entry_id} does not balance in {currency}: {total}[/red]")
+    for code, stored, derived in report.balance_mismatches:
+        console.print(f"[red]account {code}: stored {stored} != sum of lines {derived}[/red]")
+    for code, balance in report.negative_balances:
+        console.print(f"[red]account {code} is negative: {balance}[/red]")
+    if not report.clean:
+        raise typer.Exit(1)
+    console.print("[green]ledger clean[/green]")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,239 @@
+"""Posting balanced journal entries, reading balances, and checking the whole ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from kuota.core.context import Context
+from kuota.core.errors import InsufficientFunds
+from kuota.core.money import Money
+from kuota.ledger.models import Account, JournalEntry, JournalLine
+from kuota.ledger.rules import Posting, check_balanced
+
+CARD_MAIN = "card_main"
+RETAILER_FLOAT = "retailer_float"
+
+# House accounts: code prefix → (kind, normal sign).
+HOUSE_ACCOUNTS: dict[str, tuple[str, int]] = {
+    "revenue": ("revenue", -1),
+    "promotion_expense": ("expense", 1),
+    "balance_adjustments": ("expense", 1),
+    "clearing": ("asset", 1),
+    "retailer_deposits": ("asset", 1),
+}
+
+
+def open_card_account(session: Session, *, card_id: int, currency: str, now: datetime) -> int:
+    result = session.execute(
+        insert(Account)
+        .values(
+            code=f"card:{card_id}:main:{currency}",
+            kind=CARD_MAIN,
+            currency=currency,
+            normal_sign=-1,
+            balance=0,
+            card_id=card_id,
+            created_at=now,
+        )
+        .returning(Account.id)
+    )
+    return int(result.scalar_one())
+
+
+def open_retailer_float(
+    session: Session, *, retailer_id: int, currency: str, now: datetime
+) -> int:
+    result = session.execute(
+        insert(Account)
+        .values(
+            code=f"retailer:{retailer_id}:float:{currency}",
+            kind=RETAILER_FLOAT,
+            currency=currency,
+            normal_sign=-1,
+            balance=0,
+            retailer_id=retailer_id,
+            created_at=now,
+        )
+        .returning(Account.id)
+    )
+    return int(result.scalar_one())
+
+
+def retailer_float_account_id(session: Session, retailer_id: int) -> int:
+    return int(
+        session.execute(select(Account.id).where(Account.retailer_id == retailer_id)).scalar_one()
+    )
+
+
+def card_account_id(session: Session, card_id: int) -> int:
+    return int(session.execute(select(Account.id).where(Account.card_id == card_id)).scalar_one())
+
+
+def house_account_id(session: Session, ctx: Context, name: str, currency: str) -> int:
+    """The id of a house account (`revenue`, `clearing:sandbox`, …), created on first use."""
+    code = f"house:{name}:{currency}"
+    cached = ctx.account_ids.get(code)
+    if cached is not None:
+        return cached
+    found = session.execute(select(Account.id).where(Account.code == code)).scalar_one_or_none()
+    if found is None:
+        kind, sign = HOUSE_ACCOUNTS[name.split(":", 1)[0]]
+        try:
+            with session.begin_nested():
+                session.execute(
+                    insert(Account).values(
+                        code=code, kind=kind, currency=currency, normal_sign=sign,
+                        balance=None, card_id=None, created_at=ctx.clock.now(),
+                    )
+                )
+        except IntegrityError:
+            pass  # another process created it first
+        found = session.execute(select(Account.id).where(Account.code == code)).scalar_one()
+    ctx.account_ids[code] = int(found)
+    return int(found)
+
+
+@dataclass(frozen=True, slots=True)
+class GuardedMove:
+    """A move on a guarded account, in the account's own sense: + credits the holder."""
+
+    account_id: int
+    delta: int
+
+
+def post(
+    session: Session,
+    *,
+    kind: str,
+    reference: str,
+    memo: str,
+    postings: list[Posting],
+    guarded: list[GuardedMove],
+    now: datetime,
+) -> int:
+    """Write one balanced entry. Guarded balances move first, by a conditional update that
+    refuses to go below zero, so a short balance changes nothing."""
+    check_balanced(postings)
+    for move in guarded:
+        moved = session.execute(
+            update(Account)
+            .where(Account.id == move.account_id, Account.balance + move.delta >= 0)
+            .values(balance=Account.balance + move.delta)
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            raise InsufficientFunds("balance too low", account_id=move.account_id)
+    entry_id = session.execute(
+        insert(JournalEntry)
+        .values(kind=kind, reference=reference, memo=memo, created_at=now)
+        .returning(JournalEntry.id)
+    ).scalar_one()
+    session.execute(
+        insert(JournalLine),
+        [
+            {"entry_id": entry_id, "account_id": p.account_id, "amount": p.amount,
+             "currency": p.currency}
+            for p in postings
+        ],
+    )
+    return int(entry_id)
+
+
+def move_guarded(
+    session: Session,
+    ctx: Context,
+    *,
+    account_id: int,
+    amount: Money,
+    house: str,
+    kind: str,
+    reference: str,
+    memo: str,
+) -> int:
+    """Credit (amount > 0) or debit (< 0) a guarded account against a house account.
+
+    Raises `InsufficientFunds` and changes nothing when a debit would go below zero."""
+    house_id = house_account_id(session, ctx, house, amount.currency)
+    return post(
+        session, kind=kind, reference=reference, memo=memo,
+        postings=[Posting(house_id, amount.amount, amount.currency),
+                  Posting(account_id, -amount.amount, amount.currency)],
+        guarded=[GuardedMove(account_id, amount.amount)], now=ctx.clock.now(),
+    )
+
+
+def card_balance(session: Session, card_id: int) -> Money:
+    row = session.execute(
+        select(Account.balance, Account.currency).where(Account.card_id == card_id)
+    ).one()
+    return Money(int(row.balance or 0), row.currency)
+
+
+def guarded_balance(session: Session, account_id: int) -> Money:
+    row = session.execute(
+        select(Account.balance, Account.currency).where(Account.id == account_id)
+    ).one()
+    return Money(int(row.balance or 0), row.currency)
+
+
+def account_balance_from_lines(session: Session, account_id: int) -> int:
+    row = session.execute(
+        select(Account.normal_sign, func.coalesce(func.sum(JournalLine.amount), 0))
+        .select_from(Account)
+        .outerjoin(JournalLine, JournalLine.account_id == Account.id)
+        .where(Account.id == account_id)
+        .group_by(Account.id, Account.normal_sign)
+    ).one()
+    return int(row[0]) * int(row[1])
+
+
+@dataclass
+class LedgerReport:
+    entries_checked: int
+    accounts_checked: int
+    unbalanced_entries: list[tuple[int, str, int]]
+    balance_mismatches: list[tuple[str, int, int]]
+    negative_balances: list[tuple[str, int]]
+
+    @property
+    def clean(self) -> bool:
+        return not (self.unbalanced_entries or self.balance_mismatches or self.negative_balances)
+
+
+def check_ledger(session: Session) -> LedgerReport:
+    """Every entry balances per currency; every stored balance equals the sum of its lines."""
+    entries = session.execute(select(func.count()).select_from(JournalEntry)).scalar_one()
+    unbalanced = session.execute(
+        select(JournalLine.entry_id, JournalLine.currency, func.sum(JournalLine.amount))
+        .group_by(JournalLine.entry_id, JournalLine.currency)
+        .having(func.sum(JournalLine.amount) != 0)
+    ).all()
+    one_line = session.execute(
+        select(JournalLine.entry_id, func.min(JournalLine.currency), func.count())
+        .group_by(JournalLine.entry_id)
+        .having(func.count() < 2)
+    ).all()
+    sums = (
+        select(JournalLine.account_id, func.sum(JournalLine.amount).label("total"))
+        .group_by(JournalLine.account_id)
+        .subquery()
+    )
+    stored = session.execute(
+        select(Account.code, Account.balance, Account.normal_sign * func.coalesce(sums.c.total, 0))
+        .outerjoin(sums, sums.c.account_id == Account.id)
+        .where(Account.balance.is_not(None))
+    ).all()
+    accounts = session.execute(select(func.count()).select_from(Account)).scalar_one()
+    return LedgerReport(
+        entries_checked=int(entries),
+        accounts_checked=int(accounts),
+        unbalanced_entries=[(int(e), str(c), int(t)) for e, c, t in [*unbalanced, *one_line]],
+        balance_mismatches=[
+            (str(code), int(bal), int(derived)) for code, bal, derived in stored if bal != derived
+        ],
+        negative_balances=[(str(code), int(bal)) for code, bal, _ in stored if bal < 0],
+    )

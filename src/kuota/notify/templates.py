@@ -1,0 +1,44 @@
+"""Message templates per language: Bahasa Indonesia (default), English, Chinese."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SUPPORTED_LOCALES = ("id", "en", "zh")
+
+_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
+    "renewal_fulfilled": {
+        "id": (
+            "Paket {plan_name} aktif",
+            "Pembelian {plan_name} untuk {msisdn} berhasil. Total {total}. Berlaku hingga "
+            "{expires_at}. No. struk {receipt_no}, cek keaslian: {verify_url}",
+        ),
+        "en": (
+            "{plan_name} is active",
+            "Your purchase of {plan_name} for {msisdn} succeeded. Total {total}. Valid until "
+            "{expires_at}. Receipt {receipt_no}, verify at {verify_url}",
+        ),
+        "zh": (
+            "{plan_name} 已生效",
+            "{msisdn} 购买 {plan_name} 成功。合计 {total}。有效期至 {expires_at}。"
+            "收据号 {receipt_no}，验证：{verify_url}",
+        ),
+    },
+    "balance_adjusted": {
+        "id": ("Saldo diperbarui", "Saldo utama {msisdn} berubah {amount}. Saldo kini {balance}."),
+        "en": ("Balance updated", "The main balance of {msisdn} changed by {amount}. "
+               "It is now {balance}."),
+        "zh": ("余额已更新", "{msisdn} 的主余额变动 {amount}，当前余额 {balance}。"),
+    },
+}
+
+
+def render(name: str, locale: str, **values: Any) -> tuple[str, str]:
+    """Subject and body of a message in the given language (Indonesian when unknown)."""
+    per_locale = _TEMPLATES[name]
+    subject, body = per_locale.get(locale, per_locale["id"])
+    return subject.format(**values), body.format(**values)
+
+
+def locales_of(name: str) -> tuple[str, ...]:
+    return tuple(_TEMPLATES[name])

@@ -1,0 +1,382 @@
+"""The renewal service: quote → pay → fulfil → receipt number → confirmations.
+
+Every channel calls `renew`; only the principal, the channel and the payment
+method differ. The caller's transaction holds the card's row lock from the
+first read, so purchases for one card are serialised everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from kuota.auth.models import User
+from kuota.cards import service as cards
+from kuota.cards.models import Card, CardStatus
+from kuota.catalog import service as catalog
+from kuota.catalog.models import PlanVersion, Promotion
+from kuota.catalog.rules import check_eligible, quote
+from kuota.core.context import Context
+from kuota.core.errors import (
+    Conflict,
+    Forbidden,
+    InsufficientFunds,
+    NotFound,
+    PaymentMethodUnavailable,
+)
+from kuota.core.ids import new_id
+from kuota.core.localtime import format_local
+from kuota.core.money import Money
+from kuota.core.principal import Principal
+from kuota.ledger import service as ledger
+from kuota.ledger.rules import Posting
+from kuota.notify import service as outbox
+from kuota.notify.templates import render
+from kuota.payments import service as payments
+from kuota.payments.gateway import GATEWAY_METHODS
+from kuota.payments.models import Payment, PaymentStatus
+from kuota.receipts.rules import new_receipt_no, receipt_code
+from kuota.renewals.models import Channel, Renewal, RenewalStatus
+from kuota.usage import service as usage
+from kuota.usage.models import Package
+
+CHANNEL_METHODS: dict[Channel, frozenset[str]] = {
+    Channel.ONLINE: frozenset({"balance", "card", "qris", "ewallet"}),
+    Channel.RETAIL: frozenset({"retail_float"}),
+    Channel.KIOSK: frozenset({"kiosk_card", "qris"}),
+    Channel.AUTO: frozenset({"balance"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RenewalRequest:
+    msisdn: str
+    plan_code: str
+    payment_method: str
+    promo_code: str | None = None
+
+
+def channel_of(principal: Principal) -> Channel:
+    if principal.is_kiosk:
+        return Channel.KIOSK
+    if principal.is_retail:
+        return Channel.RETAIL
+    return Channel.ONLINE
+
+
+def renew(
+    session: Session,
+    ctx: Context,
+    principal: Principal,
+    request: RenewalRequest,
+    *,
+    gateway_methods: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """Sell one plan to one card. Paid from the main balance it is fulfilled at once;
+    through a gateway it waits, `pending_payment`, for `fulfil_paid`."""
+    now = ctx.clock.now()
+    channel = channel_of(principal)
+    if channel is not Channel.ONLINE:
+        raise Forbidden(f"selling through the {channel} channel is not open yet")
+    card = cards.card_for(session, principal, request.msisdn, lock=True)
+    if not (principal.is_subscriber and card.owner_user_id == principal.id):
+        if principal.is_operator:
+            raise Forbidden(
+                "operator staff do not buy for subscribers; credit the main balance with a "
+                "balance adjustment instead"
+            )
+        raise NotFound(f"no card {card.msisdn} that you may see")
+    if card.status == CardStatus.TERMINATED:
+        raise Conflict(f"card {card.msisdn} is terminated and cannot be renewed")
+    allowed = CHANNEL_METHODS[channel]
+    if request.payment_method not in allowed:
+        raise PaymentMethodUnavailable(
+            f"payment method {request.payment_method!r} is not accepted through the "
+            f"{channel} channel; use one of: {', '.join(sorted(allowed))}",
+            field="payment_method",
+        )
+    if request.payment_method in GATEWAY_METHODS and request.payment_method not in gateway_methods:
+        raise PaymentMethodUnavailable(
+            f"payment method {request.payment_method!r} is not available: no payment gateway "
+            "is configured for it; pay from the main balance",
+            field="payment_method",
+        )
+    plan = catalog.current_plan(session, request.plan_code)
+    price = Money(plan.price_amount, plan.currency)
+    promotion_id: int | None = None
+    terms = None
+    if request.promo_code:
+        promotion_id, terms = catalog.promotion_by_code(session, request.promo_code)
+        check_eligible(terms, plan_code=plan.code, channel=channel, now=now)
+    priced = quote(price, terms)
+    if promotion_id is not None and terms is not None:
+        catalog.redeem(session, promotion_id=promotion_id, card_id=card.id, code=terms.code)
+
+    renewal_id = new_id("rnw")
+    if request.payment_method == "balance":
+        _pay_from_balance(session, ctx, card, renewal_id, plan, priced.total, priced.discount, now)
+        payment_status = PaymentStatus.SUCCEEDED
+        provider = "balance"
+    else:
+        payment_status = PaymentStatus.PENDING
+        provider = "gateway"
+    payment_id = payments.record_payment(
+        session, card_id=card.id, method=request.payment_method, provider=provider,
+        amount=priced.total, status=payment_status, now=now,
+    )
+    renewal = Renewal(
+        id=renewal_id,
+        card_id=card.id,
+        plan_version_id=plan.id,
+        channel=channel,
+        payment_method=request.payment_method,
+        payment_id=payment_id,
+        promotion_id=promotion_id,
+        list_price=priced.list_price.amount,
+        discount=priced.discount.amount,
+        total=priced.total.amount,
+        currency=priced.total.currency,
+        bonus_bytes=priced.bonus_bytes,
+        status=RenewalStatus.PENDING_PAYMENT,
+        receipt_no=None,
+        package_id=None,
+        actor=f"{principal.scope}:{principal.name}",
+        failure_reason=None,
+        created_at=now,
+        fulfilled_at=None,
+    )
+    session.add(renewal)
+    session.flush()
+    package = None
+    if payment_status is PaymentStatus.SUCCEEDED:
+        package = _fulfil(session, ctx, renewal, card, plan, now)
+    payment = {"id": payment_id, "method": request.payment_method, "status": payment_status,
+               "amount": priced.total.as_json(), "next_action": None}
+    return renewal_view(renewal, card, plan, payment, package, terms.code if terms else None)
+
+
+def _pay_from_balance(
+    session: Session,
+    ctx: Context,
+    card: Card,
+    renewal_id: str,
+    plan: PlanVersion,
+    total: Money,
+    discount: Money,
+    now: datetime,
+) -> None:
+    """Debit the card's main balance; revenue is the list price, the discount an expense."""
+    account = ledger.card_account_id(session, card.id)
+    currency = total.currency
+    postings = [Posting(ledger.house_account_id(session, ctx, "revenue", currency),
+                        -(total.amount + discount.amount), currency)]
+    if total.amount:
+        postings.append(Posting(account, total.amount, currency))
+    if discount.amount:
+        postings.append(Posting(
+            ledger.house_account_id(session, ctx, "promotion_expense", currency),
+            discount.amount, currency))
+    try:
+        ledger.post(
+            session, kind="renewal", reference=renewal_id, memo=f"{plan.code} for {card.msisdn}",
+            postings=postings,
+            guarded=[ledger.GuardedMove(account, -total.amount)] if total.amount else [],
+            now=now,
+        )
+    except InsufficientFunds as exc:
+        balance = ledger.card_balance(session, card.id)
+        raise InsufficientFunds(
+            f"the main balance of {card.msisdn} is {balance.format()}, less than the "
+            f"{total.format()} this renewal costs; top up or choose another payment method",
+            balance=balance.as_json(),
+            required=total.as_json(),
+        ) from exc
+
+
+def _fulfil(
+    session: Session, ctx: Context, renewal: Renewal, card: Card, plan: PlanVersion, now: datetime
+) -> Package:
+    """Paid: land the quota, number the receipt, queue the confirmations. Exactly once:
+    the status moves from pending_payment only in the update that wins."""
+    package_id = usage.add_purchase(
+        session, card_id=card.id, plan_code=plan.code, plan_version_id=plan.id,
+        data_bytes=plan.data_bytes + renewal.bonus_bytes, validity_days=plan.validity_days,
+        now=now,
+    )
+    receipt_no = new_receipt_no(now)
+    moved = session.execute(
+        update(Renewal)
+        .where(Renewal.id == renewal.id, Renewal.status == RenewalStatus.PENDING_PAYMENT)
+        .values(status=RenewalStatus.FULFILLED, receipt_no=receipt_no, package_id=package_id,
+                fulfilled_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"renewal {renewal.id} was already fulfilled")
+    renewal.status = RenewalStatus.FULFILLED
+    renewal.receipt_no = receipt_no
+    renewal.package_id = package_id
+    renewal.fulfilled_at = now
+    package = session.execute(select(Package).where(Package.id == package_id)).scalar_one()
+    _queue_confirmations(session, ctx, renewal, card, plan, package, now)
+    return package
+
+
+def _queue_confirmations(
+    session: Session, ctx: Context, renewal: Renewal, card: Card, plan: PlanVersion,
+    package: Package, now: datetime,
+) -> None:
+    owner = None
+    if card.owner_user_id is not None:
+        owner = session.execute(
+            select(User.email, User.locale).where(User.id == card.owner_user_id)
+        ).one_or_none()
+    locale = owner.locale if owner else "id"
+    assert renewal.receipt_no is not None
+    code = receipt_code(renewal.receipt_no, ctx.secret_key)
+    subject, body = render(
+        "renewal_fulfilled", locale,
+        plan_name=plan.name, msisdn=card.msisdn,
+        total=Money(renewal.total, renewal.currency).format(),
+        expires_at=format_local(package.expires_at, ctx.settings.operator_timezone),
+        receipt_no=renewal.receipt_no,
+        verify_url=f"{ctx.settings.public_url}/verify/{renewal.receipt_no}?c={code}",
+    )
+    outbox.enqueue(session, channel="sms", recipient=card.msisdn, subject=subject, body=body,
+                   now=now)
+    if owner is not None and owner.email:
+        outbox.enqueue(session, channel="email", recipient=owner.email, subject=subject,
+                       body=body, now=now)
+
+
+def fulfil_paid(
+    session: Session, ctx: Context, *, payment_id: str, provider_reference: str | None
+) -> dict[str, Any] | None:
+    """A gateway payment succeeded: fulfil its renewal, exactly once.
+
+    Returns the renewal's view, or None when this payment was already handled
+    (a duplicate or late notification changes nothing)."""
+    now = ctx.clock.now()
+    renewal = session.execute(
+        select(Renewal).where(Renewal.payment_id == payment_id)
+    ).scalar_one_or_none()
+    if renewal is None:
+        raise NotFound(f"no renewal is waiting for payment {payment_id}")
+    card = session.execute(
+        select(Card).where(Card.id == renewal.card_id).with_for_update()
+    ).scalar_one()
+    if not payments.mark_succeeded(
+        session, payment_id=payment_id, provider_reference=provider_reference, now=now
+    ):
+        return None
+    plan = session.execute(
+        select(PlanVersion).where(PlanVersion.id == renewal.plan_version_id)
+    ).scalar_one()
+    total = Money(renewal.total, renewal.currency)
+    currency = renewal.currency
+    postings = [
+        Posting(ledger.house_account_id(session, ctx, "clearing:gateway", currency),
+                total.amount, currency),
+        Posting(ledger.house_account_id(session, ctx, "revenue", currency),
+                -(total.amount + renewal.discount), currency),
+    ]
+    if renewal.discount:
+        postings.append(Posting(
+            ledger.house_account_id(session, ctx, "promotion_expense", currency),
+            renewal.discount, currency))
+    ledger.post(session, kind="renewal", reference=renewal.id,
+                memo=f"{plan.code} for {card.msisdn}", postings=postings, guarded=[], now=now)
+    package = _fulfil(session, ctx, renewal, card, plan, now)
+    payment = session.execute(select(Payment).where(Payment.id == payment_id)).scalar_one()
+    return renewal_view(renewal, card, plan, _payment_view(payment), package,
+                        _promo_code(session, renewal.promotion_id))
+
+
+def get_renewal(session: Session, principal: Principal, renewal_id: str) -> dict[str, Any]:
+    renewal = session.execute(select(Renewal).where(Renewal.id == renewal_id)).scalar_one_or_none()
+    if renewal is None:
+        raise NotFound(f"no renewal {renewal_id} that you may see")
+    card = session.execute(select(Card).where(Card.id == renewal.card_id)).scalar_one()
+    if not cards.sees_in_full(principal, card):
+        raise NotFound(f"no renewal {renewal_id} that you may see")
+    plan = session.execute(
+        select(PlanVersion).where(PlanVersion.id == renewal.plan_version_id)
+    ).scalar_one()
+    payment = session.execute(select(Payment).where(Payment.id == renewal.payment_id)).scalar_one()
+    package = None
+    if renewal.package_id is not None:
+        package = session.execute(
+            select(Package).where(Package.id == renewal.package_id)
+        ).scalar_one()
+    return renewal_view(renewal, card, plan, _payment_view(payment), package,
+                        _promo_code(session, renewal.promotion_id))
+
+
+def history(
+    session: Session, principal: Principal, msisdn: str, *, limit: int, before: datetime | None
+) -> list[dict[str, Any]]:
+    """A card's renewals, newest first, for its owner or operator staff."""
+    card = cards.card_for(session, principal, msisdn)
+    if not cards.sees_in_full(principal, card):
+        raise NotFound(f"no card {card.msisdn} that you may see")
+    query = select(Renewal, PlanVersion, Payment, Promotion.code).join(
+        PlanVersion, PlanVersion.id == Renewal.plan_version_id
+    ).join(Payment, Payment.id == Renewal.payment_id).outerjoin(
+        Promotion, Promotion.id == Renewal.promotion_id
+    ).where(Renewal.card_id == card.id)
+    if before is not None:
+        query = query.where(Renewal.created_at < before)
+    rows = session.execute(query.order_by(Renewal.created_at.desc()).limit(limit)).all()
+    package_ids = {r.Renewal.package_id for r in rows if r.Renewal.package_id is not None}
+    packages = {
+        p.id: p
+        for p in session.execute(select(Package).where(Package.id.in_(package_ids))).scalars()
+    } if package_ids else {}
+    return [
+        renewal_view(r.Renewal, card, r.PlanVersion, _payment_view(r.Payment),
+                     packages.get(r.Renewal.package_id or -1), r.code)
+        for r in rows
+    ]
+
+
+def _promo_code(session: Session, promotion_id: int | None) -> str | None:
+    if promotion_id is None:
+        return None
+    return session.execute(
+        select(Promotion.code).where(Promotion.id == promotion_id)
+    ).scalar_one()
+
+
+def _payment_view(payment: Payment) -> dict[str, Any]:
+    return {"id": payment.id, "method": payment.method, "status": payment.status,
+            "amount": {"amount": payment.amount, "currency": payment.currency},
+            "next_action": None}
+
+
+def renewal_view(
+    renewal: Renewal, card: Card, plan: PlanVersion, payment: dict[str, Any],
+    package: Package | None, promo_code: str | None,
+) -> dict[str, Any]:
+    currency = renewal.currency
+    return {
+        "id": renewal.id,
+        "status": renewal.status,
+        "msisdn": card.msisdn,
+        "plan_code": plan.code,
+        "plan_version": plan.version,
+        "channel": renewal.channel,
+        "list_price": {"amount": renewal.list_price, "currency": currency},
+        "discount": {"amount": renewal.discount, "currency": currency},
+        "total": {"amount": renewal.total, "currency": currency},
+        "bonus_bytes": renewal.bonus_bytes,
+        "promo_code": promo_code,
+        "receipt_no": renewal.receipt_no,
+        "payment": payment,
+        "package": usage.package_view(package) if package is not None else None,
+        "created_at": renewal.created_at,
+        "fulfilled_at": renewal.fulfilled_at,
+    }
