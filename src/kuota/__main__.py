@@ -1,0 +1,3 @@
+from kuota.cli import main
+
+main()
