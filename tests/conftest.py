@@ -122,8 +122,11 @@ def db(database_url: str) -> Iterator[Database]:
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return Settings(
-        mode=Mode.DEMO, database_url=database_url, secret_key=SECRET,
-        public_url="http://kuota.test", _env_file=None,  # type: ignore[call-arg]
+        mode=Mode.DEMO,
+        database_url=database_url,
+        secret_key=SECRET,
+        public_url="http://kuota.test",
+        _env_file=None,  # type: ignore[call-arg]
     )
 
 

@@ -25,37 +25,89 @@ def rupiah(value: int) -> Money:
 
 def publish_demo_plans(session: Session, ctx: Context) -> None:
     for code, name, price, data_bytes, days in PLANS:
-        catalog.publish_plan(session, code=code, name=name, price=rupiah(price),
-                             data_bytes=data_bytes, validity_days=days, now=ctx.clock.now())
+        catalog.publish_plan(
+            session,
+            code=code,
+            name=name,
+            price=rupiah(price),
+            data_bytes=data_bytes,
+            validity_days=days,
+            now=ctx.clock.now(),
+        )
 
 
-def make_subscriber(session: Session, ctx: Context, *, username: str | None = None,
-                    password: str = "secret-pass-1", locale: str = "id") -> Principal:
+def make_subscriber(
+    session: Session,
+    ctx: Context,
+    *,
+    username: str | None = None,
+    password: str = "secret-pass-1",
+    locale: str = "id",
+) -> Principal:
     name = username or f"user{next(_numbers)}@kuota.test"
-    user_id = auth.create_user(session, username=name, password=password, role=Role.SUBSCRIBER,
-                               display_name="Test User", now=ctx.clock.now(), email=name,
-                               locale=locale)
+    user_id = auth.create_user(
+        session,
+        username=name,
+        password=password,
+        role=Role.SUBSCRIBER,
+        display_name="Test User",
+        now=ctx.clock.now(),
+        email=name,
+        locale=locale,
+    )
     return Principal(kind="user", id=user_id, name=name, role=Role.SUBSCRIBER, locale=locale)
 
 
-def make_staff(session: Session, ctx: Context, role: Role, *, username: str | None = None,
-               password: str = "secret-pass-1") -> Principal:
+def make_staff(
+    session: Session,
+    ctx: Context,
+    role: Role,
+    *,
+    username: str | None = None,
+    password: str = "secret-pass-1",
+) -> Principal:
     name = username or f"staff{next(_numbers)}"
-    user_id = auth.create_user(session, username=name, password=password, role=role,
-                               display_name="Staff", now=ctx.clock.now())
+    user_id = auth.create_user(
+        session,
+        username=name,
+        password=password,
+        role=role,
+        display_name="Staff",
+        now=ctx.clock.now(),
+    )
     return Principal(kind="user", id=user_id, name=name, role=role)
 
 
-def make_card(session: Session, ctx: Context, owner: Principal | None, *, balance: int = 0,
-              msisdn: str | None = None, owner_name: str = "Siti Rahayu",
-              nik: str | None = None) -> str:
+def make_card(
+    session: Session,
+    ctx: Context,
+    owner: Principal | None,
+    *,
+    balance: int = 0,
+    msisdn: str | None = None,
+    owner_name: str = "Siti Rahayu",
+    nik: str | None = None,
+) -> str:
     number = msisdn or f"+62812{next(_numbers):08d}"
-    card_id = cards.register_card(session, msisdn=number, currency="IDR", now=ctx.clock.now(),
-                                  secret_key=ctx.secret_key,
-                                  owner_user_id=owner.id if owner else None,
-                                  owner_name=owner_name, nik=nik)
+    card_id = cards.register_card(
+        session,
+        msisdn=number,
+        currency="IDR",
+        now=ctx.clock.now(),
+        secret_key=ctx.secret_key,
+        owner_user_id=owner.id if owner else None,
+        owner_name=owner_name,
+        nik=nik,
+    )
     if balance:
-        ledger.move_guarded(session, ctx, account_id=ledger.card_account_id(session, card_id),
-                            amount=rupiah(balance), house="balance_adjustments",
-                            kind="adjustment", reference=number, memo="test opening balance")
+        ledger.move_guarded(
+            session,
+            ctx,
+            account_id=ledger.card_account_id(session, card_id),
+            amount=rupiah(balance),
+            house="balance_adjustments",
+            kind="adjustment",
+            reference=number,
+            memo="test opening balance",
+        )
     return number

@@ -36,9 +36,15 @@ def _start_worker(settings: Settings, db: Database, stop: threading.Event) -> th
 
     senders = senders_for(settings, db)
     thread = threading.Thread(
-        target=run_forever, name="kuota-worker", daemon=True,
-        kwargs={"db": db, "senders": senders, "max_attempts": settings.outbox_max_attempts,
-                "stop": stop},
+        target=run_forever,
+        name="kuota-worker",
+        daemon=True,
+        kwargs={
+            "db": db,
+            "senders": senders,
+            "max_attempts": settings.outbox_max_attempts,
+            "stop": stop,
+        },
     )
     thread.start()
     return thread
@@ -56,10 +62,13 @@ def demo(
     from kuota.core.clock_store import SharedBusinessClock
 
     db_path = db.resolve()
-    settings = ensure_secret_key(Settings(
-        mode=Mode.DEMO, database_url=f"sqlite:///{db_path}",
-        public_url=os.environ.get("KUOTA_PUBLIC_URL", f"http://{host}:{port}"),
-    ))
+    settings = ensure_secret_key(
+        Settings(
+            mode=Mode.DEMO,
+            database_url=f"sqlite:///{db_path}",
+            public_url=os.environ.get("KUOTA_PUBLIC_URL", f"http://{host}:{port}"),
+        )
+    )
     _upgrade(settings)
     database = Database(settings.database_url, pool_size=settings.db_pool_size)
     clock = SharedBusinessClock(database)
@@ -79,8 +88,9 @@ def demo(
     table.add_row("kiosk", demo_data.DEMO_KIOSK[0], f"X-Kiosk-Key: {demo_data.DEMO_KIOSK[1]}")
     console.print(table)
     base = f"http://{host}:{port}"
-    console.print(f"API      {base}/api/v1  (OpenAPI: {base}/api/v1/openapi.json, "
-                  f"docs: {base}/api/v1/docs)")
+    console.print(
+        f"API      {base}/api/v1  (OpenAPI: {base}/api/v1/openapi.json, docs: {base}/api/v1/docs)"
+    )
     console.print(f"Mailbox  {base}/api/v1/test/messages?to=+6281100000001")
     console.print(f"Database {db_path}")
     try:
@@ -97,8 +107,15 @@ def serve(
     workers: Annotated[int, typer.Option(help="web processes")] = 1,
 ) -> None:
     """Run the web server (stateless: run as many as you like against one database)."""
-    uvicorn.run("kuota.api.asgi:create_from_env", factory=True, host=host, port=port,
-                workers=workers, log_level="warning", access_log=False)
+    uvicorn.run(
+        "kuota.api.asgi:create_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 @app.command()

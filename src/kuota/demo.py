@@ -42,45 +42,114 @@ def load(session: Session, ctx: Context) -> None:
     now = ctx.clock.now()
     currency = ctx.settings.currency
     for code, name, rupiah, data_bytes, days in PLANS:
-        catalog.publish_plan(session, code=code, name=name, price=Money(rupiah * 100, currency),
-                             data_bytes=data_bytes, validity_days=days, now=now)
-    auth.create_user(session, username="admin", password="demo-admin-1", role=Role.ADMIN,
-                     display_name="Operator admin", now=now, locale="en")
-    user1 = auth.create_user(session, username="demo@kuota.example", password="demo-user-1",
-                             role=Role.SUBSCRIBER, display_name="Siti Rahayu", now=now,
-                             email="demo@kuota.example")
-    user2 = auth.create_user(session, username="demo2@kuota.example", password="demo-user-2",
-                             role=Role.SUBSCRIBER, display_name="Budi Santoso", now=now,
-                             email="demo2@kuota.example")
+        catalog.publish_plan(
+            session,
+            code=code,
+            name=name,
+            price=Money(rupiah * 100, currency),
+            data_bytes=data_bytes,
+            validity_days=days,
+            now=now,
+        )
+    auth.create_user(
+        session,
+        username="admin",
+        password="demo-admin-1",
+        role=Role.ADMIN,
+        display_name="Operator admin",
+        now=now,
+        locale="en",
+    )
+    user1 = auth.create_user(
+        session,
+        username="demo@kuota.example",
+        password="demo-user-1",
+        role=Role.SUBSCRIBER,
+        display_name="Siti Rahayu",
+        now=now,
+        email="demo@kuota.example",
+    )
+    user2 = auth.create_user(
+        session,
+        username="demo2@kuota.example",
+        password="demo-user-2",
+        role=Role.SUBSCRIBER,
+        display_name="Budi Santoso",
+        now=now,
+        email="demo2@kuota.example",
+    )
     retailer_id = session.execute(
-        insert(Retailer).values(code="RTL", name="Toko Melati", commission_basis_points=500,
-                                created_at=now).returning(Retailer.id)
+        insert(Retailer)
+        .values(code="RTL", name="Toko Melati", commission_basis_points=500, created_at=now)
+        .returning(Retailer.id)
     ).scalar_one()
     store_id = session.execute(
-        insert(Store).values(retailer_id=retailer_id, code="RTL-0001", name="Toko Melati",
-                             city="Jakarta", address="Jl. Melati No. 1, Jakarta Pusat",
-                             is_authorised=True, created_at=now).returning(Store.id)
+        insert(Store)
+        .values(
+            retailer_id=retailer_id,
+            code="RTL-0001",
+            name="Toko Melati",
+            city="Jakarta",
+            address="Jl. Melati No. 1, Jakarta Pusat",
+            is_authorised=True,
+            created_at=now,
+        )
+        .returning(Store.id)
     ).scalar_one()
-    auth.create_user(session, username="toko-melati", password="demo-retail-1",
-                     role=Role.RETAIL_STAFF, display_name="Toko Melati staff", now=now,
-                     store_id=int(store_id))
-    float_account = ledger.open_retailer_float(session, retailer_id=int(retailer_id),
-                                               currency=currency, now=now)
-    ledger.move_guarded(session, ctx, account_id=float_account,
-                        amount=Money(5_000_000 * 100, currency), house="retailer_deposits",
-                        kind="float_deposit", reference="RTL", memo="demo opening float")
-    session.execute(insert(Kiosk).values(code=DEMO_KIOSK[0], location="Stasiun Gambir, Jakarta",
-                                         api_key_hash=hash_token(DEMO_KIOSK[1]),
-                                         is_authorised=True, created_at=now))
+    auth.create_user(
+        session,
+        username="toko-melati",
+        password="demo-retail-1",
+        role=Role.RETAIL_STAFF,
+        display_name="Toko Melati staff",
+        now=now,
+        store_id=int(store_id),
+    )
+    float_account = ledger.open_retailer_float(
+        session, retailer_id=int(retailer_id), currency=currency, now=now
+    )
+    ledger.move_guarded(
+        session,
+        ctx,
+        account_id=float_account,
+        amount=Money(5_000_000 * 100, currency),
+        house="retailer_deposits",
+        kind="float_deposit",
+        reference="RTL",
+        memo="demo opening float",
+    )
+    session.execute(
+        insert(Kiosk).values(
+            code=DEMO_KIOSK[0],
+            location="Stasiun Gambir, Jakarta",
+            api_key_hash=hash_token(DEMO_KIOSK[1]),
+            is_authorised=True,
+            created_at=now,
+        )
+    )
     for msisdn, owner, owner_name, rupiah, nik in (
         ("+6281100000001", user1, "Siti Rahayu", 200_000, "3171010101900001"),
         ("+6281100000002", user1, "Siti Rahayu", 0, None),
         ("+6281100000003", user2, "Budi Santoso", 50_000, None),
     ):
-        card_id = cards.register_card(session, msisdn=msisdn, currency=currency, now=now,
-                                      secret_key=ctx.secret_key, owner_user_id=owner,
-                                      owner_name=owner_name, nik=nik)
+        card_id = cards.register_card(
+            session,
+            msisdn=msisdn,
+            currency=currency,
+            now=now,
+            secret_key=ctx.secret_key,
+            owner_user_id=owner,
+            owner_name=owner_name,
+            nik=nik,
+        )
         if rupiah:
-            ledger.move_guarded(session, ctx, account_id=ledger.card_account_id(session, card_id),
-                                amount=Money(rupiah * 100, currency), house="balance_adjustments",
-                                kind="adjustment", reference=msisdn, memo="demo opening balance")
+            ledger.move_guarded(
+                session,
+                ctx,
+                account_id=ledger.card_account_id(session, card_id),
+                amount=Money(rupiah * 100, currency),
+                house="balance_adjustments",
+                kind="adjustment",
+                reference=msisdn,
+                memo="demo opening balance",
+            )

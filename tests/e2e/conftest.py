@@ -13,12 +13,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from http_helpers import free_port
 from kuota import demo
 from kuota.api.app import create_app
 from kuota.core.config import Settings
 from kuota.core.context import Context
 from kuota.core.db import Database
+
+from http_helpers import free_port
 
 
 @pytest.fixture
@@ -36,20 +37,38 @@ def client(demo_db: Database, settings: Settings) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def live_server(demo_db: Database, settings: Settings, tmp_path: Path
-                ) -> Iterator[Callable[[int], str]]:
+def live_server(
+    demo_db: Database, settings: Settings, tmp_path: Path
+) -> Iterator[Callable[[int], str]]:
     """Start `kuota serve` with N worker processes on the test database; yields its URL."""
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(workers: int = 1) -> str:
         port = free_port()
-        env = {**os.environ, "KUOTA_DATABASE_URL": settings.database_url,
-               "KUOTA_SECRET_KEY": settings.secret_key, "KUOTA_MODE": "demo",
-               "KUOTA_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+        env = {
+            **os.environ,
+            "KUOTA_DATABASE_URL": settings.database_url,
+            "KUOTA_SECRET_KEY": settings.secret_key,
+            "KUOTA_MODE": "demo",
+            "KUOTA_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        }
         log = (tmp_path / f"serve-{port}.log").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "kuota", "serve", "--port", str(port), "--workers",
-             str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+            [
+                sys.executable,
+                "-m",
+                "kuota",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+        )
         procs.append(proc)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30

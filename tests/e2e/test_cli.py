@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from http_helpers import free_port, login
 
 pytestmark = pytest.mark.slow
@@ -19,9 +20,22 @@ pytestmark = pytest.mark.slow
 def start_demo(tmp_path: Path, port: int) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KUOTA_")}
     return subprocess.Popen(
-        [sys.executable, "-m", "kuota", "demo", "--port", str(port), "--db",
-         str(tmp_path / "demo.db")],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "kuota",
+            "demo",
+            "--port",
+            str(port),
+            "--db",
+            str(tmp_path / "demo.db"),
+        ],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[str]) -> None:
@@ -51,20 +65,30 @@ def test_demo_boots_with_contract_data_and_survives_a_restart(tmp_path: Path) ->
         wait_healthy(url, proc)
         with httpx.Client(base_url=url) as client:
             headers = login(client, "demo@kuota.example", "demo-user-1")
-            answer = client.post("/api/v1/renewals", headers={**headers, "Idempotency-Key": "1"},
-                                 json={"msisdn": "+6281100000001", "plan_code": "DATA-1GB-7D",
-                                       "payment_method": "balance"})
+            answer = client.post(
+                "/api/v1/renewals",
+                headers={**headers, "Idempotency-Key": "1"},
+                json={
+                    "msisdn": "+6281100000001",
+                    "plan_code": "DATA-1GB-7D",
+                    "payment_method": "balance",
+                },
+            )
             assert answer.status_code == 201, answer.text
             deadline = time.monotonic() + 10
             messages: list[dict[str, str]] = []
             while time.monotonic() < deadline and not messages:
-                messages = client.get("/api/v1/test/messages",
-                                      params={"to": "+6281100000001"}).json()
+                messages = client.get(
+                    "/api/v1/test/messages", params={"to": "+6281100000001"}
+                ).json()
                 time.sleep(0.2)
             assert messages and messages[0]["channel"] == "sms"
             assert "Rp 15.000" in messages[0]["body"]
-            for user, password in (("admin", "demo-admin-1"), ("demo2@kuota.example",
-                                   "demo-user-2"), ("toko-melati", "demo-retail-1")):
+            for user, password in (
+                ("admin", "demo-admin-1"),
+                ("demo2@kuota.example", "demo-user-2"),
+                ("toko-melati", "demo-retail-1"),
+            ):
                 login(client, user, password)
     finally:
         output = stop(proc)
@@ -87,8 +111,13 @@ def test_demo_boots_with_contract_data_and_survives_a_restart(tmp_path: Path) ->
 
 def test_db_upgrade_on_an_empty_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    result = subprocess.run([sys.executable, "-m", "kuota", "db", "upgrade"],
-                            env={**os.environ, "KUOTA_DATABASE_URL": url}, capture_output=True,
-                            text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "kuota", "db", "upgrade"],
+        env={**os.environ, "KUOTA_DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "database at head" in result.stdout

@@ -13,12 +13,10 @@ JSON = "application/json"
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(payload, option=JSON_OPTIONS), status_code=status,
-                    media_type=JSON)
+    return Response(orjson.dumps(payload, option=JSON_OPTIONS), status_code=status, media_type=JSON)
 
 
 def stored_response(answer: StoredAnswer) -> Response:
     media = JSON if answer.status_code < 400 else "application/problem+json"
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
-    return Response(answer.body, status_code=answer.status_code, media_type=media,
-                    headers=headers)
+    return Response(answer.body, status_code=answer.status_code, media_type=media, headers=headers)

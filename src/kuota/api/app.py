@@ -16,8 +16,9 @@ from kuota.core.db import Database
 from kuota.core.logging import configure_logging
 
 
-def create_app(settings: Settings, *, db: Database | None = None,
-               clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, db: Database | None = None, clock: Clock | None = None
+) -> FastAPI:
     settings = ensure_secret_key(settings)
     configure_logging()
     database = db or Database(settings.database_url, pool_size=settings.db_pool_size)

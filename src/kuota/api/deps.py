@@ -42,7 +42,9 @@ def get_principal(
     if authorization:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("use 'Authorization: Bearer <token>' from POST /api/v1/auth/token")
+            raise Unauthenticated(
+                "use 'Authorization: Bearer <token>' from POST /api/v1/auth/token"
+            )
         return auth.principal_from_token(session, token.strip())
     if x_kiosk_key:
         return auth.principal_from_kiosk_key(session, x_kiosk_key.strip())

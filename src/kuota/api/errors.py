@@ -41,30 +41,39 @@ def install(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return problem_response(422, {
-            "type": "https://kuota.dev/problems/invalid-input",
-            "title": "Invalid input",
-            "status": 422,
-            "detail": detail,
-            "errors": errors,
-        })
+        return problem_response(
+            422,
+            {
+                "type": "https://kuota.dev/problems/invalid-input",
+                "title": "Invalid input",
+                "status": 422,
+                "detail": detail,
+                "errors": errors,
+            },
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
-        return problem_response(exc.status_code, {
-            "type": "about:blank",
-            "title": str(exc.detail),
-            "status": exc.status_code,
-            "detail": str(exc.detail),
-        })
+        return problem_response(
+            exc.status_code,
+            {
+                "type": "about:blank",
+                "title": str(exc.detail),
+                "status": exc.status_code,
+                "detail": str(exc.detail),
+            },
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> Response:
         log.exception("unexpected error", exc_info=exc)
-        return problem_response(500, {
-            "type": "about:blank",
-            "title": "Internal error",
-            "status": 500,
-            "detail": "kuota hit an unexpected error and applied nothing; retry with the "
-            "same Idempotency-Key",
-        })
+        return problem_response(
+            500,
+            {
+                "type": "about:blank",
+                "title": "Internal error",
+                "status": 500,
+                "detail": "kuota hit an unexpected error and applied nothing; retry with the "
+                "same Idempotency-Key",
+            },
+        )

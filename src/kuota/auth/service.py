@@ -73,8 +73,12 @@ def principal_from_token(session: Session, token: str) -> Principal:
     if row is None or row.expires_at <= real_now():
         raise Unauthenticated("the bearer token is unknown or expired; log in again")
     return Principal(
-        kind="user", id=row.id, name=row.username, role=Role(row.role),
-        store_id=row.store_id, locale=row.locale,
+        kind="user",
+        id=row.id,
+        name=row.username,
+        role=Role(row.role),
+        store_id=row.store_id,
+        locale=row.locale,
     )
 
 

@@ -52,9 +52,7 @@ def check_iccid(raw: str) -> str:
     if not iccid.isdigit():
         raise InvalidInput("the ICCID must contain digits only", field="iccid")
     if len(iccid) not in (19, 20):
-        raise InvalidInput(
-            f"the ICCID must have 19 or 20 digits, not {len(iccid)}", field="iccid"
-        )
+        raise InvalidInput(f"the ICCID must have 19 or 20 digits, not {len(iccid)}", field="iccid")
     if not iccid.startswith("89"):
         raise InvalidInput("an ICCID starts with 89 (telecom industry)", field="iccid")
     if not luhn_valid(iccid):

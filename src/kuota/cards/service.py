@@ -87,8 +87,11 @@ def card_view(session: Session, principal: Principal, msisdn: str, now: datetime
     card = card_for(session, principal, msisdn)
     packages = [usage.package_view(p) for p in usage.active_packages(session, card.id, now)]
     if not sees_in_full(principal, card):
-        return {"msisdn": card.msisdn, "owner_name_masked": mask_name(card.owner_name),
-                "packages": packages}
+        return {
+            "msisdn": card.msisdn,
+            "owner_name_masked": mask_name(card.owner_name),
+            "packages": packages,
+        }
     return {
         "msisdn": card.msisdn,
         "status": card.status,

@@ -61,9 +61,7 @@ def publish_plan(
         .limit(1)
         .with_for_update()
     ).scalar_one_or_none()
-    session.execute(
-        update(PlanVersion).where(PlanVersion.code == code).values(is_current=False)
-    )
+    session.execute(update(PlanVersion).where(PlanVersion.code == code).values(is_current=False))
     new_id = session.execute(
         insert(PlanVersion)
         .values(

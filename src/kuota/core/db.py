@@ -127,4 +127,3 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("kuota_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
-

@@ -46,16 +46,19 @@ def check_key(key: str | None) -> str:
         )
     key = key.strip()
     if len(key) > 255 or not key.isprintable():
-        raise InvalidInput("the Idempotency-Key is at most 255 printable characters",
-                           field="Idempotency-Key")
+        raise InvalidInput(
+            "the Idempotency-Key is at most 255 printable characters", field="Idempotency-Key"
+        )
     return key
 
 
 def _stored(session: Session, scope: str, key: str, fp: str) -> StoredAnswer | None:
     row = session.execute(
-        select(IdempotencyRecord.fingerprint, IdempotencyRecord.status_code,
-               IdempotencyRecord.response_body)
-        .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+        select(
+            IdempotencyRecord.fingerprint,
+            IdempotencyRecord.status_code,
+            IdempotencyRecord.response_body,
+        ).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
     ).one_or_none()
     if row is None:
         return None
@@ -85,7 +88,11 @@ def run_once(
         with session.begin_nested():
             session.execute(
                 insert(IdempotencyRecord).values(
-                    scope=scope, key=key, fingerprint=fp, status_code=0, response_body="",
+                    scope=scope,
+                    key=key,
+                    fingerprint=fp,
+                    status_code=0,
+                    response_body="",
                     created_at=now,
                 )
             )
@@ -110,4 +117,3 @@ def run_once(
         .values(status_code=status, response_body=body.decode())
     )
     return StoredAnswer(status, body, replayed=False)
-

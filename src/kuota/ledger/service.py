@@ -45,9 +45,7 @@ def open_card_account(session: Session, *, card_id: int, currency: str, now: dat
     return int(result.scalar_one())
 
 
-def open_retailer_float(
-    session: Session, *, retailer_id: int, currency: str, now: datetime
-) -> int:
+def open_retailer_float(session: Session, *, retailer_id: int, currency: str, now: datetime) -> int:
     result = session.execute(
         insert(Account)
         .values(
@@ -87,8 +85,13 @@ def house_account_id(session: Session, ctx: Context, name: str, currency: str) -
             with session.begin_nested():
                 session.execute(
                     insert(Account).values(
-                        code=code, kind=kind, currency=currency, normal_sign=sign,
-                        balance=None, card_id=None, created_at=ctx.clock.now(),
+                        code=code,
+                        kind=kind,
+                        currency=currency,
+                        normal_sign=sign,
+                        balance=None,
+                        card_id=None,
+                        created_at=ctx.clock.now(),
                     )
                 )
         except IntegrityError:
@@ -135,8 +138,12 @@ def post(
     session.execute(
         insert(JournalLine),
         [
-            {"entry_id": entry_id, "account_id": p.account_id, "amount": p.amount,
-             "currency": p.currency}
+            {
+                "entry_id": entry_id,
+                "account_id": p.account_id,
+                "amount": p.amount,
+                "currency": p.currency,
+            }
             for p in postings
         ],
     )
@@ -159,10 +166,16 @@ def move_guarded(
     Raises `InsufficientFunds` and changes nothing when a debit would go below zero."""
     house_id = house_account_id(session, ctx, house, amount.currency)
     return post(
-        session, kind=kind, reference=reference, memo=memo,
-        postings=[Posting(house_id, amount.amount, amount.currency),
-                  Posting(account_id, -amount.amount, amount.currency)],
-        guarded=[GuardedMove(account_id, amount.amount)], now=ctx.clock.now(),
+        session,
+        kind=kind,
+        reference=reference,
+        memo=memo,
+        postings=[
+            Posting(house_id, amount.amount, amount.currency),
+            Posting(account_id, -amount.amount, amount.currency),
+        ],
+        guarded=[GuardedMove(account_id, amount.amount)],
+        now=ctx.clock.now(),
     )
 
 
@@ -233,7 +246,9 @@ def check_ledger(session: Session) -> LedgerReport:
         accounts_checked=int(accounts),
         unbalanced_entries=[(int(e), str(c), int(t)) for e, c, t in [*unbalanced, *one_line]],
         balance_mismatches=[
-            (str(code), int(bal), int(derived)) for code, bal, derived in stored if bal != derived
+            (str(code), int(bal or 0), int(derived))
+            for code, bal, derived in stored
+            if bal != derived
         ],
-        negative_balances=[(str(code), int(bal)) for code, bal, _ in stored if bal < 0],
+        negative_balances=[(str(code), int(bal or 0)) for code, bal, _ in stored if (bal or 0) < 0],
     )

@@ -26,8 +26,10 @@ _TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     },
     "balance_adjusted": {
         "id": ("Saldo diperbarui", "Saldo utama {msisdn} berubah {amount}. Saldo kini {balance}."),
-        "en": ("Balance updated", "The main balance of {msisdn} changed by {amount}. "
-               "It is now {balance}."),
+        "en": (
+            "Balance updated",
+            "The main balance of {msisdn} changed by {amount}. It is now {balance}.",
+        ),
         "zh": ("余额已更新", "{msisdn} 的主余额变动 {amount}，当前余额 {balance}。"),
     },
 }

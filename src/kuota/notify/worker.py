@@ -79,14 +79,21 @@ def deliver_due(
             elif message.attempts >= max_attempts:
                 values = {"status": OutboxStatus.DEAD, "last_error": error}
                 stats.dead += 1
-                log.error("outbox message %s dead after %s attempts: %s",
-                          message.id, message.attempts, error)
+                log.error(
+                    "outbox message %s dead after %s attempts: %s",
+                    message.id,
+                    message.attempts,
+                    error,
+                )
             else:
-                values = {"next_attempt_at": real_now() + backoff(message.attempts),
-                          "last_error": error}
+                values = {
+                    "next_attempt_at": real_now() + backoff(message.attempts),
+                    "last_error": error,
+                }
                 stats.retried += 1
-                log.warning("outbox message %s failed (attempt %s): %s",
-                            message.id, message.attempts, error)
+                log.warning(
+                    "outbox message %s failed (attempt %s): %s", message.id, message.attempts, error
+                )
             session.execute(
                 update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values)
             )

@@ -40,8 +40,9 @@ def record_payment(
     return payment_id
 
 
-def mark_succeeded(session: Session, *, payment_id: str, provider_reference: str | None,
-                   now: datetime) -> bool:
+def mark_succeeded(
+    session: Session, *, payment_id: str, provider_reference: str | None, now: datetime
+) -> bool:
     """Move a pending (or unknown) payment to succeeded; False when it already moved on."""
     moved = session.execute(
         update(Payment)
@@ -49,7 +50,8 @@ def mark_succeeded(session: Session, *, payment_id: str, provider_reference: str
             Payment.id == payment_id,
             Payment.status.in_([PaymentStatus.PENDING, PaymentStatus.UNKNOWN]),
         )
-        .values(status=PaymentStatus.SUCCEEDED, provider_reference=provider_reference,
-                updated_at=now)
+        .values(
+            status=PaymentStatus.SUCCEEDED, provider_reference=provider_reference, updated_at=now
+        )
     )
     return bool(moved.rowcount == 1)  # type: ignore[attr-defined]

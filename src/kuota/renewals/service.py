@@ -125,8 +125,13 @@ def renew(
         payment_status = PaymentStatus.PENDING
         provider = "gateway"
     payment_id = payments.record_payment(
-        session, card_id=card.id, method=request.payment_method, provider=provider,
-        amount=priced.total, status=payment_status, now=now,
+        session,
+        card_id=card.id,
+        method=request.payment_method,
+        provider=provider,
+        amount=priced.total,
+        status=payment_status,
+        now=now,
     )
     renewal = Renewal(
         id=renewal_id,
@@ -154,8 +159,13 @@ def renew(
     package = None
     if payment_status is PaymentStatus.SUCCEEDED:
         package = _fulfil(session, ctx, renewal, card, plan, now)
-    payment = {"id": payment_id, "method": request.payment_method, "status": payment_status,
-               "amount": priced.total.as_json(), "next_action": None}
+    payment = {
+        "id": payment_id,
+        "method": request.payment_method,
+        "status": payment_status,
+        "amount": priced.total.as_json(),
+        "next_action": None,
+    }
     return renewal_view(renewal, card, plan, payment, package, terms.code if terms else None)
 
 
@@ -172,17 +182,29 @@ def _pay_from_balance(
     """Debit the card's main balance; revenue is the list price, the discount an expense."""
     account = ledger.card_account_id(session, card.id)
     currency = total.currency
-    postings = [Posting(ledger.house_account_id(session, ctx, "revenue", currency),
-                        -(total.amount + discount.amount), currency)]
+    postings = [
+        Posting(
+            ledger.house_account_id(session, ctx, "revenue", currency),
+            -(total.amount + discount.amount),
+            currency,
+        )
+    ]
     if total.amount:
         postings.append(Posting(account, total.amount, currency))
     if discount.amount:
-        postings.append(Posting(
-            ledger.house_account_id(session, ctx, "promotion_expense", currency),
-            discount.amount, currency))
+        postings.append(
+            Posting(
+                ledger.house_account_id(session, ctx, "promotion_expense", currency),
+                discount.amount,
+                currency,
+            )
+        )
     try:
         ledger.post(
-            session, kind="renewal", reference=renewal_id, memo=f"{plan.code} for {card.msisdn}",
+            session,
+            kind="renewal",
+            reference=renewal_id,
+            memo=f"{plan.code} for {card.msisdn}",
             postings=postings,
             guarded=[ledger.GuardedMove(account, -total.amount)] if total.amount else [],
             now=now,
@@ -203,16 +225,24 @@ def _fulfil(
     """Paid: land the quota, number the receipt, queue the confirmations. Exactly once:
     the status moves from pending_payment only in the update that wins."""
     package_id = usage.add_purchase(
-        session, card_id=card.id, plan_code=plan.code, plan_version_id=plan.id,
-        data_bytes=plan.data_bytes + renewal.bonus_bytes, validity_days=plan.validity_days,
+        session,
+        card_id=card.id,
+        plan_code=plan.code,
+        plan_version_id=plan.id,
+        data_bytes=plan.data_bytes + renewal.bonus_bytes,
+        validity_days=plan.validity_days,
         now=now,
     )
     receipt_no = new_receipt_no(now)
     moved = session.execute(
         update(Renewal)
         .where(Renewal.id == renewal.id, Renewal.status == RenewalStatus.PENDING_PAYMENT)
-        .values(status=RenewalStatus.FULFILLED, receipt_no=receipt_no, package_id=package_id,
-                fulfilled_at=now)
+        .values(
+            status=RenewalStatus.FULFILLED,
+            receipt_no=receipt_no,
+            package_id=package_id,
+            fulfilled_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
@@ -227,8 +257,13 @@ def _fulfil(
 
 
 def _queue_confirmations(
-    session: Session, ctx: Context, renewal: Renewal, card: Card, plan: PlanVersion,
-    package: Package, now: datetime,
+    session: Session,
+    ctx: Context,
+    renewal: Renewal,
+    card: Card,
+    plan: PlanVersion,
+    package: Package,
+    now: datetime,
 ) -> None:
     owner = None
     if card.owner_user_id is not None:
@@ -239,18 +274,22 @@ def _queue_confirmations(
     assert renewal.receipt_no is not None
     code = receipt_code(renewal.receipt_no, ctx.secret_key)
     subject, body = render(
-        "renewal_fulfilled", locale,
-        plan_name=plan.name, msisdn=card.msisdn,
+        "renewal_fulfilled",
+        locale,
+        plan_name=plan.name,
+        msisdn=card.msisdn,
         total=Money(renewal.total, renewal.currency).format(),
         expires_at=format_local(package.expires_at, ctx.settings.operator_timezone),
         receipt_no=renewal.receipt_no,
         verify_url=f"{ctx.settings.public_url}/verify/{renewal.receipt_no}?c={code}",
     )
-    outbox.enqueue(session, channel="sms", recipient=card.msisdn, subject=subject, body=body,
-                   now=now)
+    outbox.enqueue(
+        session, channel="sms", recipient=card.msisdn, subject=subject, body=body, now=now
+    )
     if owner is not None and owner.email:
-        outbox.enqueue(session, channel="email", recipient=owner.email, subject=subject,
-                       body=body, now=now)
+        outbox.enqueue(
+            session, channel="email", recipient=owner.email, subject=subject, body=body, now=now
+        )
 
 
 def fulfil_paid(
@@ -279,21 +318,44 @@ def fulfil_paid(
     total = Money(renewal.total, renewal.currency)
     currency = renewal.currency
     postings = [
-        Posting(ledger.house_account_id(session, ctx, "clearing:gateway", currency),
-                total.amount, currency),
-        Posting(ledger.house_account_id(session, ctx, "revenue", currency),
-                -(total.amount + renewal.discount), currency),
+        Posting(
+            ledger.house_account_id(session, ctx, "clearing:gateway", currency),
+            total.amount,
+            currency,
+        ),
+        Posting(
+            ledger.house_account_id(session, ctx, "revenue", currency),
+            -(total.amount + renewal.discount),
+            currency,
+        ),
     ]
     if renewal.discount:
-        postings.append(Posting(
-            ledger.house_account_id(session, ctx, "promotion_expense", currency),
-            renewal.discount, currency))
-    ledger.post(session, kind="renewal", reference=renewal.id,
-                memo=f"{plan.code} for {card.msisdn}", postings=postings, guarded=[], now=now)
+        postings.append(
+            Posting(
+                ledger.house_account_id(session, ctx, "promotion_expense", currency),
+                renewal.discount,
+                currency,
+            )
+        )
+    ledger.post(
+        session,
+        kind="renewal",
+        reference=renewal.id,
+        memo=f"{plan.code} for {card.msisdn}",
+        postings=postings,
+        guarded=[],
+        now=now,
+    )
     package = _fulfil(session, ctx, renewal, card, plan, now)
     payment = session.execute(select(Payment).where(Payment.id == payment_id)).scalar_one()
-    return renewal_view(renewal, card, plan, _payment_view(payment), package,
-                        _promo_code(session, renewal.promotion_id))
+    return renewal_view(
+        renewal,
+        card,
+        plan,
+        _payment_view(payment),
+        package,
+        _promo_code(session, renewal.promotion_id),
+    )
 
 
 def get_renewal(session: Session, principal: Principal, renewal_id: str) -> dict[str, Any]:
@@ -312,8 +374,14 @@ def get_renewal(session: Session, principal: Principal, renewal_id: str) -> dict
         package = session.execute(
             select(Package).where(Package.id == renewal.package_id)
         ).scalar_one()
-    return renewal_view(renewal, card, plan, _payment_view(payment), package,
-                        _promo_code(session, renewal.promotion_id))
+    return renewal_view(
+        renewal,
+        card,
+        plan,
+        _payment_view(payment),
+        package,
+        _promo_code(session, renewal.promotion_id),
+    )
 
 
 def history(
@@ -323,22 +391,34 @@ def history(
     card = cards.card_for(session, principal, msisdn)
     if not cards.sees_in_full(principal, card):
         raise NotFound(f"no card {card.msisdn} that you may see")
-    query = select(Renewal, PlanVersion, Payment, Promotion.code).join(
-        PlanVersion, PlanVersion.id == Renewal.plan_version_id
-    ).join(Payment, Payment.id == Renewal.payment_id).outerjoin(
-        Promotion, Promotion.id == Renewal.promotion_id
-    ).where(Renewal.card_id == card.id)
+    query = (
+        select(Renewal, PlanVersion, Payment, Promotion.code)
+        .join(PlanVersion, PlanVersion.id == Renewal.plan_version_id)
+        .join(Payment, Payment.id == Renewal.payment_id)
+        .outerjoin(Promotion, Promotion.id == Renewal.promotion_id)
+        .where(Renewal.card_id == card.id)
+    )
     if before is not None:
         query = query.where(Renewal.created_at < before)
     rows = session.execute(query.order_by(Renewal.created_at.desc()).limit(limit)).all()
     package_ids = {r.Renewal.package_id for r in rows if r.Renewal.package_id is not None}
-    packages = {
-        p.id: p
-        for p in session.execute(select(Package).where(Package.id.in_(package_ids))).scalars()
-    } if package_ids else {}
+    packages = (
+        {
+            p.id: p
+            for p in session.execute(select(Package).where(Package.id.in_(package_ids))).scalars()
+        }
+        if package_ids
+        else {}
+    )
     return [
-        renewal_view(r.Renewal, card, r.PlanVersion, _payment_view(r.Payment),
-                     packages.get(r.Renewal.package_id or -1), r.code)
+        renewal_view(
+            r.Renewal,
+            card,
+            r.PlanVersion,
+            _payment_view(r.Payment),
+            packages.get(r.Renewal.package_id or -1),
+            r.code,
+        )
         for r in rows
     ]
 
@@ -346,20 +426,26 @@ def history(
 def _promo_code(session: Session, promotion_id: int | None) -> str | None:
     if promotion_id is None:
         return None
-    return session.execute(
-        select(Promotion.code).where(Promotion.id == promotion_id)
-    ).scalar_one()
+    return session.execute(select(Promotion.code).where(Promotion.id == promotion_id)).scalar_one()
 
 
 def _payment_view(payment: Payment) -> dict[str, Any]:
-    return {"id": payment.id, "method": payment.method, "status": payment.status,
-            "amount": {"amount": payment.amount, "currency": payment.currency},
-            "next_action": None}
+    return {
+        "id": payment.id,
+        "method": payment.method,
+        "status": payment.status,
+        "amount": {"amount": payment.amount, "currency": payment.currency},
+        "next_action": None,
+    }
 
 
 def renewal_view(
-    renewal: Renewal, card: Card, plan: PlanVersion, payment: dict[str, Any],
-    package: Package | None, promo_code: str | None,
+    renewal: Renewal,
+    card: Card,
+    plan: PlanVersion,
+    payment: dict[str, Any],
+    package: Package | None,
+    promo_code: str | None,
 ) -> dict[str, Any]:
     currency = renewal.currency
     return {

@@ -14,8 +14,9 @@ ADMIN = ("admin", "demo-admin-1")
 CARD1 = "+6281100000001"
 
 
-def renew(client: TestClient, headers: dict[str, str], key: str | None = None,
-          **body: object) -> tuple[int, dict[str, object], dict[str, str]]:
+def renew(
+    client: TestClient, headers: dict[str, str], key: str | None = None, **body: object
+) -> tuple[int, dict[str, object], dict[str, str]]:
     payload = {"msisdn": CARD1, "plan_code": "DATA-1GB-7D", "payment_method": "balance", **body}
     hdrs = dict(headers)
     if key is not None:
@@ -30,8 +31,9 @@ def card_balance(client: TestClient, headers: dict[str, str], msisdn: str = CARD
 
 def test_plans_catalogue_is_public(client: TestClient) -> None:
     plans = client.get("/api/v1/plans").json()
-    assert [(p["code"], p["price"]["amount"], p["data_bytes"], p["validity_days"])
-            for p in plans] == [
+    assert [
+        (p["code"], p["price"]["amount"], p["data_bytes"], p["validity_days"]) for p in plans
+    ] == [
         ("DATA-1GB-7D", 1_500_000, 10**9, 7),
         ("DATA-5GB-30D", 5_000_000, 5 * 10**9, 30),
         ("DATA-20GB-30D", 12_000_000, 20 * 10**9, 30),
@@ -48,8 +50,7 @@ def test_login_and_card_view(client: TestClient) -> None:
 
 
 def test_wrong_password_is_401_problem(client: TestClient) -> None:
-    answer = client.post("/api/v1/auth/token",
-                         json={"username": USER1[0], "password": "wrong-one"})
+    answer = client.post("/api/v1/auth/token", json={"username": USER1[0], "password": "wrong-one"})
     assert answer.status_code == 401
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["detail"] == "wrong username or password"
@@ -107,9 +108,11 @@ def test_bad_bodies_name_the_field(client: TestClient) -> None:
         status, body, _ = renew(client, headers, f"bad-{index}", **over)
         assert status == 422, (over, body)
         assert field in str(body), (over, body)
-    answer = client.post("/api/v1/renewals", content=b"{not json",
-                         headers={**headers, "Idempotency-Key": "raw",
-                                  "content-type": "application/json"})
+    answer = client.post(
+        "/api/v1/renewals",
+        content=b"{not json",
+        headers={**headers, "Idempotency-Key": "raw", "content-type": "application/json"},
+    )
     assert answer.status_code == 422
     assert card_balance(client, headers) == 20_000_000
 
@@ -122,12 +125,16 @@ def test_another_subscribers_card_is_404_on_every_endpoint(client: TestClient) -
         client.get(f"/api/v1/cards/{CARD1}", headers=intruder),
         client.get(f"/api/v1/cards/{CARD1}/renewals", headers=intruder),
         client.get(f"/api/v1/renewals/{renewal['id']}", headers=intruder),
-        client.post("/api/v1/renewals", headers={**intruder, "Idempotency-Key": "steal"},
-                    json={"msisdn": CARD1, "plan_code": "DATA-1GB-7D",
-                          "payment_method": "balance"}),
-        client.post(f"/api/v1/admin/cards/{CARD1}/balance-adjustments",
-                    headers={**intruder, "Idempotency-Key": "adj"},
-                    json={"amount": {"amount": 100, "currency": "IDR"}, "reason": "x"}),
+        client.post(
+            "/api/v1/renewals",
+            headers={**intruder, "Idempotency-Key": "steal"},
+            json={"msisdn": CARD1, "plan_code": "DATA-1GB-7D", "payment_method": "balance"},
+        ),
+        client.post(
+            f"/api/v1/admin/cards/{CARD1}/balance-adjustments",
+            headers={**intruder, "Idempotency-Key": "adj"},
+            json={"amount": {"amount": 100, "currency": "IDR"}, "reason": "x"},
+        ),
     ]
     assert [p.status_code for p in probes] == [404, 404, 404, 404, 403]
     assert card_balance(client, owner) == 20_000_000 - 1_500_000
@@ -138,8 +145,7 @@ def test_store_and_kiosk_see_the_card_masked(client: TestClient) -> None:
     for headers in (staff, {"X-Kiosk-Key": "demo-kiosk-key-1"}):
         card = client.get(f"/api/v1/cards/{CARD1}", headers=headers).json()
         assert card == {"msisdn": CARD1, "owner_name_masked": "S*** R*****", "packages": []}
-    assert client.get(f"/api/v1/cards/{CARD1}",
-                      headers={"X-Kiosk-Key": "wrong"}).status_code == 401
+    assert client.get(f"/api/v1/cards/{CARD1}", headers={"X-Kiosk-Key": "wrong"}).status_code == 401
 
 
 def test_admin_balance_adjustment_is_idempotent_and_audited(client: TestClient) -> None:
@@ -151,12 +157,17 @@ def test_admin_balance_adjustment_is_idempotent_and_audited(client: TestClient) 
     assert first.status_code == second.status_code == 201
     assert first.json() == second.json()
     assert first.json()["balance"] == {"amount": 2_500_000, "currency": "IDR"}
-    debit = client.post(url, json={"amount": {"amount": -3_000_000, "currency": "IDR"},
-                                   "reason": "too much"},
-                        headers={**admin, "Idempotency-Key": "adj-2"})
+    debit = client.post(
+        url,
+        json={"amount": {"amount": -3_000_000, "currency": "IDR"}, "reason": "too much"},
+        headers={**admin, "Idempotency-Key": "adj-2"},
+    )
     assert debit.status_code == 402 and "below zero" in debit.json()["detail"]
-    bad = client.post(url, json={"amount": {"amount": 150, "currency": "IDR"}, "reason": "x"},
-                      headers={**admin, "Idempotency-Key": "adj-3"})
+    bad = client.post(
+        url,
+        json={"amount": {"amount": 150, "currency": "IDR"}, "reason": "x"},
+        headers={**admin, "Idempotency-Key": "adj-3"},
+    )
     assert bad.status_code == 422 and "whole rupiah" in bad.json()["detail"]
     user = login(client, *USER1)
     assert card_balance(client, user, "+6281100000002") == 2_500_000
@@ -164,17 +175,21 @@ def test_admin_balance_adjustment_is_idempotent_and_audited(client: TestClient) 
 
 def test_test_clock_and_mailbox(client: TestClient) -> None:
     admin = login(client, *ADMIN)
-    moved = client.post("/api/v1/test/clock", json={"now": "2027-01-01T00:00:00Z"},
-                        headers=admin).json()
+    moved = client.post(
+        "/api/v1/test/clock", json={"now": "2027-01-01T00:00:00Z"}, headers=admin
+    ).json()
     assert moved["now"].startswith("2027-01-01T00:00")
     user = login(client, *USER1)
     _, renewal, _ = renew(client, user, "later")
     assert str(renewal["created_at"]).startswith("2027-01-01")
-    assert client.post("/api/v1/test/clock", json={"reset": True},
-                       headers=admin).json()["offset_seconds"] == 0
+    assert (
+        client.post("/api/v1/test/clock", json={"reset": True}, headers=admin).json()[
+            "offset_seconds"
+        ]
+        == 0
+    )
     assert client.post("/api/v1/test/clock", json={}, headers=admin).status_code == 422
-    assert client.post("/api/v1/test/clock", json={"reset": True},
-                       headers=user).status_code == 403
+    assert client.post("/api/v1/test/clock", json={"reset": True}, headers=user).status_code == 403
     assert client.get("/api/v1/test/messages", params={"to": CARD1}).json() == []
 
 

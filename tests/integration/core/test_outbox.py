@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from factories import make_card, make_subscriber, publish_demo_plans
 from kuota.core.clock import real_now
 from kuota.core.context import Context
 from kuota.core.db import Database
@@ -17,6 +16,8 @@ from kuota.notify.senders import LocalMailbox
 from kuota.notify.worker import backoff, deliver_due
 from kuota.renewals import service as renewals
 from kuota.renewals.service import RenewalRequest
+
+from factories import make_card, make_subscriber, publish_demo_plans
 
 
 class FlakySender:
@@ -70,8 +71,14 @@ def test_retry_with_backoff_then_dead_letter(db: Database, ctx: Context) -> None
     from kuota.notify.service import enqueue
 
     with db.unit_of_work() as s:
-        enqueue(s, channel="sms", recipient="+6281100000001", subject="s", body="b",
-                now=real_now() - timedelta(seconds=1))
+        enqueue(
+            s,
+            channel="sms",
+            recipient="+6281100000001",
+            subject="s",
+            body="b",
+            now=real_now() - timedelta(seconds=1),
+        )
     flaky = FlakySender(failures=1)
     assert deliver_due(db, {"sms": flaky}, max_attempts=3).retried == 1
     with db.unit_of_work(write=False) as s:
@@ -84,15 +91,22 @@ def test_retry_with_backoff_then_dead_letter(db: Database, ctx: Context) -> None
     assert flaky.sent == ["+6281100000001"]
 
     with db.unit_of_work() as s:
-        enqueue(s, channel="sms", recipient="+6281100000003", subject="s", body="b",
-                now=real_now() - timedelta(seconds=1))
+        enqueue(
+            s,
+            channel="sms",
+            recipient="+6281100000003",
+            subject="s",
+            body="b",
+            now=real_now() - timedelta(seconds=1),
+        )
     down = FlakySender(failures=100)
     for _ in range(3):
         make_due(db)
         deliver_due(db, {"sms": down}, max_attempts=3)
     with db.unit_of_work(write=False) as s:
-        dead = s.execute(select(OutboxMessage).where(
-            OutboxMessage.recipient == "+6281100000003")).scalar_one()
+        dead = s.execute(
+            select(OutboxMessage).where(OutboxMessage.recipient == "+6281100000003")
+        ).scalar_one()
     assert dead.status == OutboxStatus.DEAD and dead.attempts == 3
 
 

@@ -9,17 +9,24 @@ import sys
 import pytest
 from sqlalchemy import insert, select, update
 
-from factories import make_card, make_subscriber
 from kuota.core.context import Context
 from kuota.core.db import Database
 from kuota.ledger.models import Account, JournalEntry, JournalLine
 from kuota.ledger.service import check_ledger
 
+from factories import make_card, make_subscriber
+
 
 def kuota_cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "KUOTA_DATABASE_URL": url}
-    return subprocess.run([sys.executable, "-m", "kuota", *args], env=env, capture_output=True,
-                          text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "kuota", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -35,16 +42,23 @@ def test_clean_ledger_exits_zero(db: Database, funded: str, database_url: str) -
 
 
 def test_tampered_balance_and_unbalanced_entry_are_reported(
-        db: Database, ctx: Context, funded: str, database_url: str) -> None:
+    db: Database, ctx: Context, funded: str, database_url: str
+) -> None:
     with db.unit_of_work() as s:
-        card_account = s.execute(select(Account.id).where(Account.balance.is_not(None))
-                                 ).scalars().first()
+        card_account = (
+            s.execute(select(Account.id).where(Account.balance.is_not(None))).scalars().first()
+        )
         s.execute(update(Account).where(Account.id == card_account).values(balance=999))
-        entry = s.execute(insert(JournalEntry).values(
-            kind="bogus", reference="x", memo="x", created_at=ctx.clock.now()
-        ).returning(JournalEntry.id)).scalar_one()
-        s.execute(insert(JournalLine).values(entry_id=entry, account_id=card_account,
-                                             amount=5, currency="IDR"))
+        entry = s.execute(
+            insert(JournalEntry)
+            .values(kind="bogus", reference="x", memo="x", created_at=ctx.clock.now())
+            .returning(JournalEntry.id)
+        ).scalar_one()
+        s.execute(
+            insert(JournalLine).values(
+                entry_id=entry, account_id=card_account, amount=5, currency="IDR"
+            )
+        )
     with db.unit_of_work(write=False) as s:
         report = check_ledger(s)
     assert not report.clean

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from factories import make_card, make_staff, make_subscriber, publish_demo_plans, rupiah
 from kuota.auth.models import Role
 from kuota.cards.models import Card, CardStatus
 from kuota.catalog import promotions
@@ -31,6 +30,8 @@ from kuota.renewals import service as renewals
 from kuota.renewals.service import RenewalRequest
 from kuota.usage.models import Package
 
+from factories import make_card, make_staff, make_subscriber, publish_demo_plans, rupiah
+
 GB = 10**9
 
 
@@ -43,8 +44,16 @@ def owner(db: Database, ctx: Context) -> tuple[Principal, str]:
     return user, number
 
 
-def renew(db: Database, ctx: Context, who: Principal, msisdn: str, plan: str = "DATA-1GB-7D",
-          method: str = "balance", promo: str | None = None, **kw: object) -> dict[str, object]:
+def renew(
+    db: Database,
+    ctx: Context,
+    who: Principal,
+    msisdn: str,
+    plan: str = "DATA-1GB-7D",
+    method: str = "balance",
+    promo: str | None = None,
+    **kw: object,
+) -> dict[str, object]:
     with db.unit_of_work() as s:
         return renewals.renew(s, ctx, who, RenewalRequest(msisdn, plan, method, promo), **kw)  # type: ignore[arg-type]
 
@@ -57,14 +66,19 @@ def balance(db: Database, msisdn: str) -> int:
 
 def packages(db: Database, msisdn: str) -> list[Package]:
     with db.unit_of_work(write=False) as s:
-        return list(s.execute(
-            select(Package).join(Card, Card.id == Package.card_id)
-            .where(Card.msisdn == msisdn).order_by(Package.id)
-        ).scalars())
+        return list(
+            s.execute(
+                select(Package)
+                .join(Card, Card.id == Package.card_id)
+                .where(Card.msisdn == msisdn)
+                .order_by(Package.id)
+            ).scalars()
+        )
 
 
-def test_balance_renewal_is_fulfilled_debited_and_confirmed(db: Database, ctx: Context,
-                                                           owner: tuple[Principal, str]) -> None:
+def test_balance_renewal_is_fulfilled_debited_and_confirmed(
+    db: Database, ctx: Context, owner: tuple[Principal, str]
+) -> None:
     user, msisdn = owner
     result = renew(db, ctx, user, msisdn, "DATA-5GB-30D")
     assert result["status"] == "fulfilled"
@@ -75,14 +89,16 @@ def test_balance_renewal_is_fulfilled_debited_and_confirmed(db: Database, ctx: C
     assert package.quota_total_bytes == 5 * GB
     assert package.expires_at == ctx.clock.now() + timedelta(hours=30 * 24)
     with db.unit_of_work(write=False) as s:
-        sent = s.execute(select(OutboxMessage.channel, OutboxMessage.recipient,
-                                OutboxMessage.body)).all()
+        sent = s.execute(
+            select(OutboxMessage.channel, OutboxMessage.recipient, OutboxMessage.body)
+        ).all()
     assert {(c, r) for c, r, _ in sent} == {("sms", msisdn), ("email", user.name)}
     assert all("Rp 50.000" in body and "verify" in body for _, _, body in sent)
 
 
 def test_same_plan_while_active_extends_expiry_and_adds_quota(
-        db: Database, ctx: Context, clock: FixedClock, owner: tuple[Principal, str]) -> None:
+    db: Database, ctx: Context, clock: FixedClock, owner: tuple[Principal, str]
+) -> None:
     user, msisdn = owner
     renew(db, ctx, user, msisdn)
     first_expiry = packages(db, msisdn)[0].expires_at
@@ -95,16 +111,18 @@ def test_same_plan_while_active_extends_expiry_and_adds_quota(
     assert package.quota_total_bytes - package.quota_used_bytes == GB - GB // 4 + GB
 
 
-def test_another_plan_adds_a_separate_package(db: Database, ctx: Context,
-                                              owner: tuple[Principal, str]) -> None:
+def test_another_plan_adds_a_separate_package(
+    db: Database, ctx: Context, owner: tuple[Principal, str]
+) -> None:
     user, msisdn = owner
     renew(db, ctx, user, msisdn, "DATA-1GB-7D")
     renew(db, ctx, user, msisdn, "DATA-5GB-30D")
     assert [p.plan_code for p in packages(db, msisdn)] == ["DATA-1GB-7D", "DATA-5GB-30D"]
 
 
-def test_after_expiry_a_new_package_starts_now(db: Database, ctx: Context, clock: FixedClock,
-                                               owner: tuple[Principal, str]) -> None:
+def test_after_expiry_a_new_package_starts_now(
+    db: Database, ctx: Context, clock: FixedClock, owner: tuple[Principal, str]
+) -> None:
     user, msisdn = owner
     renew(db, ctx, user, msisdn)
     clock.advance(timedelta(days=7))  # exactly at expiry: the package has ended
@@ -116,7 +134,8 @@ def test_after_expiry_a_new_package_starts_now(db: Database, ctx: Context, clock
 
 
 def test_short_balance_is_refused_with_amounts_and_changes_nothing(
-        db: Database, ctx: Context) -> None:
+    db: Database, ctx: Context
+) -> None:
     with db.unit_of_work() as s:
         publish_demo_plans(s, ctx)
         user = make_subscriber(s, ctx)
@@ -129,13 +148,21 @@ def test_short_balance_is_refused_with_amounts_and_changes_nothing(
     assert packages(db, msisdn) == []
 
 
-def test_sale_keeps_the_plan_version_it_was_sold_at(db: Database, ctx: Context,
-                                                    owner: tuple[Principal, str]) -> None:
+def test_sale_keeps_the_plan_version_it_was_sold_at(
+    db: Database, ctx: Context, owner: tuple[Principal, str]
+) -> None:
     user, msisdn = owner
     first = renew(db, ctx, user, msisdn)
     with db.unit_of_work() as s:
-        catalog.publish_plan(s, code="DATA-1GB-7D", name="Data 1 GB", price=rupiah(17_000),
-                             data_bytes=GB, validity_days=7, now=ctx.clock.now())
+        catalog.publish_plan(
+            s,
+            code="DATA-1GB-7D",
+            name="Data 1 GB",
+            price=rupiah(17_000),
+            data_bytes=GB,
+            validity_days=7,
+            now=ctx.clock.now(),
+        )
     second = renew(db, ctx, user, msisdn)
     assert (first["plan_version"], first["total"]) == (1, rupiah(15_000).as_json())
     assert (second["plan_version"], second["total"]) == (2, rupiah(17_000).as_json())
@@ -144,20 +171,39 @@ def test_sale_keeps_the_plan_version_it_was_sold_at(db: Database, ctx: Context,
     assert again["plan_version"] == 1 and again["total"] == rupiah(15_000).as_json()
 
 
-@pytest.mark.parametrize(("kind", "value", "total", "bonus"), [
-    ("percent", 1000, 13_500, 0),
-    ("fixed", 200_000, 13_000, 0),
-    ("bonus_quota", 500_000_000, 15_000, 500_000_000),
-])
-def test_promotions_price_and_ledger(db: Database, ctx: Context, owner: tuple[Principal, str],
-                                     kind: str, value: int, total: int, bonus: int) -> None:
+@pytest.mark.parametrize(
+    ("kind", "value", "total", "bonus"),
+    [
+        ("percent", 1000, 13_500, 0),
+        ("fixed", 200_000, 13_000, 0),
+        ("bonus_quota", 500_000_000, 15_000, 500_000_000),
+    ],
+)
+def test_promotions_price_and_ledger(
+    db: Database,
+    ctx: Context,
+    owner: tuple[Principal, str],
+    kind: str,
+    value: int,
+    total: int,
+    bonus: int,
+) -> None:
     user, msisdn = owner
     with db.unit_of_work() as s:
         promotions.create_promotion(
-            s, code="hemat", kind=kind, value=value, currency="IDR",
+            s,
+            code="hemat",
+            kind=kind,
+            value=value,
+            currency="IDR",
             starts_at=ctx.clock.now() - timedelta(days=1),
-            ends_at=ctx.clock.now() + timedelta(days=1), plan_codes=None, channels=["online"],
-            max_redemptions=None, max_per_card=None, now=ctx.clock.now())
+            ends_at=ctx.clock.now() + timedelta(days=1),
+            plan_codes=None,
+            channels=["online"],
+            max_redemptions=None,
+            max_per_card=None,
+            now=ctx.clock.now(),
+        )
     result = renew(db, ctx, user, msisdn, promo="HEMAT")
     assert result["total"] == rupiah(total).as_json()
     assert result["bonus_bytes"] == bonus
@@ -166,16 +212,26 @@ def test_promotions_price_and_ledger(db: Database, ctx: Context, owner: tuple[Pr
     assert package.quota_total_bytes == GB + bonus
 
 
-def test_promotion_total_and_per_card_limits(db: Database, ctx: Context,
-                                             owner: tuple[Principal, str]) -> None:
+def test_promotion_total_and_per_card_limits(
+    db: Database, ctx: Context, owner: tuple[Principal, str]
+) -> None:
     user, msisdn = owner
     with db.unit_of_work() as s:
         other = make_card(s, ctx, user, balance=100_000)
         promotions.create_promotion(
-            s, code="LIMIT", kind="percent", value=1000, currency="IDR",
-            starts_at=ctx.clock.now(), ends_at=ctx.clock.now() + timedelta(days=1),
-            plan_codes=["DATA-1GB-7D"], channels=None, max_redemptions=2, max_per_card=1,
-            now=ctx.clock.now())
+            s,
+            code="LIMIT",
+            kind="percent",
+            value=1000,
+            currency="IDR",
+            starts_at=ctx.clock.now(),
+            ends_at=ctx.clock.now() + timedelta(days=1),
+            plan_codes=["DATA-1GB-7D"],
+            channels=None,
+            max_redemptions=2,
+            max_per_card=1,
+            now=ctx.clock.now(),
+        )
     renew(db, ctx, user, msisdn, promo="LIMIT")
     with pytest.raises(PromotionRejected, match="already used promotion LIMIT 1 time"):
         renew(db, ctx, user, msisdn, promo="LIMIT")
@@ -188,8 +244,9 @@ def test_promotion_total_and_per_card_limits(db: Database, ctx: Context,
         renew(db, ctx, user, third, "DATA-5GB-30D", promo="LIMIT")
 
 
-def test_bad_input_is_named_and_changes_nothing(db: Database, ctx: Context,
-                                                owner: tuple[Principal, str]) -> None:
+def test_bad_input_is_named_and_changes_nothing(
+    db: Database, ctx: Context, owner: tuple[Principal, str]
+) -> None:
     user, msisdn = owner
     cases: list[tuple[dict[str, object], type[Exception], str]] = [
         ({"msisdn": "0000"}, InvalidInput, "not a valid mobile number"),
@@ -202,14 +259,22 @@ def test_bad_input_is_named_and_changes_nothing(db: Database, ctx: Context,
         args = {"msisdn": msisdn, "plan": "DATA-1GB-7D", "method": "balance", "promo": None}
         args.update(over)
         with pytest.raises(error, match=message):
-            renew(db, ctx, user, str(args["msisdn"]), str(args["plan"]), str(args["method"]),
-                  args["promo"])  # type: ignore[arg-type]
+            renew(
+                db,
+                ctx,
+                user,
+                str(args["msisdn"]),
+                str(args["plan"]),
+                str(args["method"]),
+                args["promo"],
+            )  # type: ignore[arg-type]
     assert balance(db, msisdn) == rupiah(200_000).amount
     assert packages(db, msisdn) == []
 
 
-def test_only_the_owner_buys_online(db: Database, ctx: Context,
-                                    owner: tuple[Principal, str]) -> None:
+def test_only_the_owner_buys_online(
+    db: Database, ctx: Context, owner: tuple[Principal, str]
+) -> None:
     _, msisdn = owner
     with db.unit_of_work() as s:
         stranger = make_subscriber(s, ctx)
@@ -222,8 +287,9 @@ def test_only_the_owner_buys_online(db: Database, ctx: Context,
         renewals.history(s, stranger, msisdn, limit=10, before=None)
 
 
-def test_terminated_card_cannot_be_renewed(db: Database, ctx: Context,
-                                           owner: tuple[Principal, str]) -> None:
+def test_terminated_card_cannot_be_renewed(
+    db: Database, ctx: Context, owner: tuple[Principal, str]
+) -> None:
     user, msisdn = owner
     with db.unit_of_work() as s:
         s.execute(Card.__table__.update().values(status=CardStatus.TERMINATED))
@@ -232,7 +298,8 @@ def test_terminated_card_cannot_be_renewed(db: Database, ctx: Context,
 
 
 def test_gateway_payment_is_fulfilled_exactly_once_when_it_completes(
-        db: Database, ctx: Context, owner: tuple[Principal, str]) -> None:
+    db: Database, ctx: Context, owner: tuple[Principal, str]
+) -> None:
     user, msisdn = owner
     pending = renew(db, ctx, user, msisdn, method="qris", gateway_methods=frozenset({"qris"}))
     assert pending["status"] == "pending_payment" and pending["package"] is None
@@ -246,6 +313,9 @@ def test_gateway_payment_is_fulfilled_exactly_once_when_it_completes(
     assert len(packages(db, msisdn)) == 1
     assert balance(db, msisdn) == rupiah(200_000).amount  # paid by the gateway, not the balance
     with db.unit_of_work(write=False) as s:
-        entries = s.execute(select(func.count()).select_from(ledger.JournalEntry)
-                            .where(ledger.JournalEntry.kind == "renewal")).scalar_one()
+        entries = s.execute(
+            select(func.count())
+            .select_from(ledger.JournalEntry)
+            .where(ledger.JournalEntry.kind == "renewal")
+        ).scalar_one()
     assert entries == 1

@@ -12,18 +12,22 @@ from kuota.cards.rules import (
 from kuota.core.errors import InvalidInput
 
 
-@pytest.mark.parametrize("raw", ["+6281100000001", "081100000001", "6281100000001",
-                                 " +62 811-0000-0001 "])
+@pytest.mark.parametrize(
+    "raw", ["+6281100000001", "081100000001", "6281100000001", " +62 811-0000-0001 "]
+)
 def test_numbers_become_e164(raw: str) -> None:
     assert normalize_msisdn(raw) == "+6281100000001"
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    ("", "empty"),
-    ("hello", "not a phone number"),
-    ("+62811", "not a valid mobile number"),
-    ("+62215550123", "not a mobile number"),  # a Jakarta landline
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("", "empty"),
+        ("hello", "not a phone number"),
+        ("+62811", "not a valid mobile number"),
+        ("+62215550123", "not a mobile number"),  # a Jakarta landline
+    ],
+)
 def test_bad_numbers_are_named(raw: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=message) as info:
         normalize_msisdn(raw)
@@ -43,11 +47,14 @@ def test_iccid_accepts_19_and_20_digits_with_luhn() -> None:
         assert check_iccid(iccid) == iccid
 
 
-@pytest.mark.parametrize(("iccid", "message"), [
-    ("89621000000000000", "19 or 20 digits, not 17"),
-    ("8962100000000000A12", "digits only"),
-    ("1962100000000000001", "starts with 89"),
-])
+@pytest.mark.parametrize(
+    ("iccid", "message"),
+    [
+        ("89621000000000000", "19 or 20 digits, not 17"),
+        ("8962100000000000A12", "digits only"),
+        ("1962100000000000001", "starts with 89"),
+    ],
+)
 def test_iccid_errors_say_what_is_wrong(iccid: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         check_iccid(iccid)

@@ -12,9 +12,15 @@ PRICE = Money(1_500_000, "IDR")
 
 def terms(kind: PromotionKind, value: int, **over: object) -> PromotionTerms:
     base: dict[str, object] = {
-        "code": "HEMAT", "kind": kind, "value": value, "currency": "IDR",
-        "starts_at": NOW - timedelta(days=1), "ends_at": NOW + timedelta(days=1),
-        "plan_codes": None, "channels": None, "is_active": True,
+        "code": "HEMAT",
+        "kind": kind,
+        "value": value,
+        "currency": "IDR",
+        "starts_at": NOW - timedelta(days=1),
+        "ends_at": NOW + timedelta(days=1),
+        "plan_codes": None,
+        "channels": None,
+        "is_active": True,
     }
     base.update(over)
     return PromotionTerms(**base)  # type: ignore[arg-type]
@@ -43,14 +49,21 @@ def test_bonus_quota_keeps_price() -> None:
     assert q.bonus_bytes == 500_000_000
 
 
-@pytest.mark.parametrize(("over", "message"), [
-    ({"starts_at": NOW + timedelta(hours=1)}, "has not started"),
-    ({"ends_at": NOW}, "has ended"),
-    ({"plan_codes": ("DATA-20GB-30D",)}, "does not apply to plan DATA-1GB-7D"),
-    ({"channels": ("kiosk",)}, "not offered through the online channel"),
-    ({"is_active": False}, "no longer offered"),
-])
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        ({"starts_at": NOW + timedelta(hours=1)}, "has not started"),
+        ({"ends_at": NOW}, "has ended"),
+        ({"plan_codes": ("DATA-20GB-30D",)}, "does not apply to plan DATA-1GB-7D"),
+        ({"channels": ("kiosk",)}, "not offered through the online channel"),
+        ({"is_active": False}, "no longer offered"),
+    ],
+)
 def test_eligibility_names_the_failed_condition(over: dict[str, object], message: str) -> None:
     with pytest.raises(PromotionRejected, match=message):
-        check_eligible(terms(PromotionKind.PERCENT, 1000, **over), plan_code="DATA-1GB-7D",
-                       channel="online", now=NOW)
+        check_eligible(
+            terms(PromotionKind.PERCENT, 1000, **over),
+            plan_code="DATA-1GB-7D",
+            channel="online",
+            now=NOW,
+        )

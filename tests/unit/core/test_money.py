@@ -30,8 +30,9 @@ def test_arithmetic_refuses_mixed_currencies() -> None:
         (10_000, 2500, 2_500 - 2_500 % 100),  # Rp 25 exactly
     ],
 )
-def test_percent_rounds_half_up_to_whole_rupiah(price: int, basis_points: int,
-                                                expected: int) -> None:
+def test_percent_rounds_half_up_to_whole_rupiah(
+    price: int, basis_points: int, expected: int
+) -> None:
     assert Money(price, "IDR").percent_of(basis_points) == Money(expected, "IDR")
 
 

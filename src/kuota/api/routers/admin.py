@@ -40,8 +40,9 @@ class BalanceAdjustmentOut(BaseModel):
     entry_id: int
 
 
-@router.post("/cards/{msisdn}/balance-adjustments", response_model=BalanceAdjustmentOut,
-             status_code=201)
+@router.post(
+    "/cards/{msisdn}/balance-adjustments", response_model=BalanceAdjustmentOut, status_code=201
+)
 def adjust_balance(
     msisdn: str,
     body: BalanceAdjustmentIn,
@@ -53,13 +54,21 @@ def adjust_balance(
     """Credit (or, negative, debit) a card's main balance. Audited."""
     key = idempotency.check_key(idempotency_key)
     answer = idempotency.run_once(
-        session, scope=principal.scope, key=key,
-        fp=idempotency.fingerprint("POST", f"/admin/cards/{msisdn}/balance-adjustments",
-                                   body.model_dump()),
-        now=ctx.clock.now(), success_status=201,
+        session,
+        scope=principal.scope,
+        key=key,
+        fp=idempotency.fingerprint(
+            "POST", f"/admin/cards/{msisdn}/balance-adjustments", body.model_dump()
+        ),
+        now=ctx.clock.now(),
+        success_status=201,
         operation=lambda: admin.adjust_balance(
-            session, ctx, principal, msisdn=msisdn,
-            amount=Money(body.amount.amount, body.amount.currency.upper()), reason=body.reason,
+            session,
+            ctx,
+            principal,
+            msisdn=msisdn,
+            amount=Money(body.amount.amount, body.amount.currency.upper()),
+            reason=body.reason,
         ),
     )
     return stored_response(answer)
@@ -75,18 +84,29 @@ class PlanIn(BaseModel):
 
 
 @router.post("/plans", response_model=PlanOut, status_code=201)
-def publish_plan(body: PlanIn, session: SessionDep, ctx: ContextDep,
-                 principal: OperatorAdmin) -> Response:
+def publish_plan(
+    body: PlanIn, session: SessionDep, ctx: ContextDep, principal: OperatorAdmin
+) -> Response:
     """Put a plan on sale, or change its price: a new version; past sales keep theirs."""
     now = ctx.clock.now()
     plan_id = catalog.publish_plan(
-        session, code=body.code, name=body.name,
+        session,
+        code=body.code,
+        name=body.name,
         price=Money(body.price.amount, body.price.currency.upper()),
-        data_bytes=body.data_bytes, validity_days=body.validity_days, now=now,
+        data_bytes=body.data_bytes,
+        validity_days=body.validity_days,
+        now=now,
     )
     plan = session.get_one(PlanVersion, plan_id)
-    audit.record(session, actor=principal.name, action="plan.published", target=plan.code,
-                 detail={"version": plan.version, "price": plan.price_amount}, now=now)
+    audit.record(
+        session,
+        actor=principal.name,
+        action="plan.published",
+        target=plan.code,
+        detail={"version": plan.version, "price": plan.price_amount},
+        now=now,
+    )
     return json_response(plan_view(plan), status=201)
 
 
@@ -94,8 +114,9 @@ class PromotionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=2, max_length=40)
     kind: str = Field(description="percent | fixed | bonus_quota")
-    value: int = Field(description="percent: basis points (1000 = 10 %); fixed: minor units; "
-                       "bonus_quota: bytes")
+    value: int = Field(
+        description="percent: basis points (1000 = 10 %); fixed: minor units; bonus_quota: bytes"
+    )
     currency: str = "IDR"
     starts_at: datetime
     ends_at: datetime
@@ -106,11 +127,18 @@ class PromotionIn(BaseModel):
 
 
 @router.post("/promotions", status_code=201)
-def create_promotion(body: PromotionIn, session: SessionDep, ctx: ContextDep,
-                     principal: OperatorAdmin) -> Response:
+def create_promotion(
+    body: PromotionIn, session: SessionDep, ctx: ContextDep, principal: OperatorAdmin
+) -> Response:
     """Create a promotion code with its limits."""
     now = ctx.clock.now()
     view = promotions.create_promotion(session, now=now, **body.model_dump())
-    audit.record(session, actor=principal.name, action="promotion.created", target=body.code,
-                 detail=body.model_dump(mode="json"), now=now)
+    audit.record(
+        session,
+        actor=principal.name,
+        action="promotion.created",
+        target=body.code,
+        detail=body.model_dump(mode="json"),
+        now=now,
+    )
     return json_response(view, status=201)

@@ -28,6 +28,7 @@ class TokenOut(BaseModel):
 def issue_token(body: TokenIn, session: SessionDep, ctx: ContextDep) -> Response:
     """Exchange a username and password for a bearer token."""
     ttl = ctx.settings.token_ttl_seconds
-    token = auth.issue_token(session, username=body.username, password=body.password,
-                             ttl=timedelta(seconds=ttl))
+    token = auth.issue_token(
+        session, username=body.username, password=body.password, ttl=timedelta(seconds=ttl)
+    )
     return json_response({"access_token": token, "token_type": "bearer", "expires_in": ttl})

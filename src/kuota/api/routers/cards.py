@@ -33,15 +33,18 @@ def my_cards(session: SessionDep, ctx: ContextDep, principal: CurrentPrincipal) 
     if not principal.is_subscriber:
         raise Forbidden("only subscribers own cards; look a card up by its number")
     now = ctx.clock.now()
-    return json_response([
-        cards.card_view(session, principal, card.msisdn, now)
-        for card in cards.cards_of(session, principal.id)
-    ])
+    return json_response(
+        [
+            cards.card_view(session, principal, card.msisdn, now)
+            for card in cards.cards_of(session, principal.id)
+        ]
+    )
 
 
 @router.get("/{msisdn}", response_model=CardOut)
-def get_card(msisdn: str, session: SessionDep, ctx: ContextDep,
-             principal: CurrentPrincipal) -> Response:
+def get_card(
+    msisdn: str, session: SessionDep, ctx: ContextDep, principal: CurrentPrincipal
+) -> Response:
     """Balance and packages for the owner and operator staff; masked for stores and kiosks."""
     return json_response(cards.card_view(session, principal, msisdn, ctx.clock.now()))
 
@@ -56,6 +59,5 @@ def card_renewals(
 ) -> Response:
     """The card's renewal history, newest first."""
     if before is not None and before.tzinfo is None:
-        raise InvalidInput("'before' needs a time zone, e.g. 2026-11-25T00:00:00Z",
-                           field="before")
+        raise InvalidInput("'before' needs a time zone, e.g. 2026-11-25T00:00:00Z", field="before")
     return json_response(renewals.history(session, principal, msisdn, limit=limit, before=before))

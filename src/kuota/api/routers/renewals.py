@@ -24,7 +24,9 @@ def create_renewal(
     and moves nothing again."""
     key = idempotency.check_key(idempotency_key)
     request = renewals.RenewalRequest(
-        msisdn=body.msisdn, plan_code=body.plan_code, payment_method=body.payment_method,
+        msisdn=body.msisdn,
+        plan_code=body.plan_code,
+        payment_method=body.payment_method,
         promo_code=body.promo_code,
     )
     answer = idempotency.run_once(

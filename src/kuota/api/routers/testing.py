@@ -34,14 +34,21 @@ class ClockIn(BaseModel):
 
 
 @router.post("/clock")
-def move_clock(body: ClockIn, request: Request, session: SessionDep, ctx: ContextDep,
-               principal: OperatorAdmin) -> Response:
+def move_clock(
+    body: ClockIn, request: Request, session: SessionDep, ctx: ContextDep, principal: OperatorAdmin
+) -> Response:
     """Move the business clock to `now` and let it run on from there, or reset it."""
     offset = clock_store.move_to(session, None if body.reset else body.now)
     if isinstance(ctx.clock, BusinessClock):
         ctx.clock.set_offset(offset)
-    audit.record(session, actor=principal.name, action="test.clock_moved", target="clock",
-                 detail={"offset_seconds": offset.total_seconds()}, now=ctx.clock.now())
+    audit.record(
+        session,
+        actor=principal.name,
+        action="test.clock_moved",
+        target="clock",
+        detail={"offset_seconds": offset.total_seconds()},
+        now=ctx.clock.now(),
+    )
     return json_response({"now": ctx.clock.now(), "offset_seconds": offset.total_seconds()})
 
 
@@ -57,8 +64,15 @@ def messages(
         .order_by(MailboxMessage.id.desc())
         .limit(200)
     ).scalars()
-    return json_response([
-        {"channel": m.channel, "to": m.recipient, "subject": m.subject, "body": m.body,
-         "created_at": m.created_at}
-        for m in rows
-    ])
+    return json_response(
+        [
+            {
+                "channel": m.channel,
+                "to": m.recipient,
+                "subject": m.subject,
+                "body": m.body,
+                "created_at": m.created_at,
+            }
+            for m in rows
+        ]
+    )
