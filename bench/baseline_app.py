@@ -24,38 +24,37 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 SQL = {
     "idem": "INSERT INTO idempotency_records (scope, key, fingerprint, status_code, "
-            "response_body, created_at) VALUES ({p}, {p}, {p}, 0, '', {p})",
+    "response_body, created_at) VALUES ({p}, {p}, {p}, 0, '', {p})",
     "card": "SELECT c.id, a.id FROM cards c JOIN ledger_accounts a ON a.card_id = c.id "
-            "WHERE c.msisdn = {p}",
+    "WHERE c.msisdn = {p}",
     "plan": "SELECT id, price_amount, data_bytes, validity_days FROM plan_versions "
-            "WHERE code = {p} AND is_current",
-    "debit": "UPDATE ledger_accounts SET balance = balance - {p} WHERE id = {p} "
-             "AND balance >= {p}",
+    "WHERE code = {p} AND is_current",
+    "debit": "UPDATE ledger_accounts SET balance = balance - {p} WHERE id = {p} AND balance >= {p}",
     "entry": "INSERT INTO journal_entries (kind, reference, memo, created_at) "
-             "VALUES ('renewal', {p}, 'renewal', {p}) RETURNING id",
+    "VALUES ('renewal', {p}, 'renewal', {p}) RETURNING id",
     "line": "INSERT INTO journal_lines (entry_id, account_id, amount, currency) "
-            "VALUES ({p}, {p}, {p}, 'IDR')",
+    "VALUES ({p}, {p}, {p}, 'IDR')",
     "payment": "INSERT INTO payments (id, card_id, method, provider, status, amount, currency, "
-               "created_at, updated_at) VALUES ({p}, {p}, 'balance', 'balance', 'succeeded', "
-               "{p}, 'IDR', {p}, {p})",
+    "created_at, updated_at) VALUES ({p}, {p}, 'balance', 'balance', 'succeeded', "
+    "{p}, 'IDR', {p}, {p})",
     "package": "SELECT id, expires_at FROM packages WHERE card_id = {p} AND plan_code = {p} "
-               "AND expires_at > {p}",
+    "AND expires_at > {p}",
     "extend": "UPDATE packages SET quota_total_bytes = quota_total_bytes + {p}, "
-              "expires_at = {p} WHERE id = {p}",
+    "expires_at = {p} WHERE id = {p}",
     "new_package": "INSERT INTO packages (card_id, plan_code, plan_version_id, "
-                   "quota_total_bytes, quota_used_bytes, quota_reserved_bytes, starts_at, "
-                   "expires_at, created_at) VALUES ({p}, {p}, {p}, {p}, 0, 0, {p}, {p}, {p}) "
-                   "RETURNING id",
+    "quota_total_bytes, quota_used_bytes, quota_reserved_bytes, starts_at, "
+    "expires_at, created_at) VALUES ({p}, {p}, {p}, {p}, 0, 0, {p}, {p}, {p}) "
+    "RETURNING id",
     "renewal": "INSERT INTO renewals (id, card_id, plan_version_id, channel, payment_method, "
-               "payment_id, list_price, discount, total, currency, bonus_bytes, status, "
-               "receipt_no, package_id, actor, created_at, fulfilled_at) VALUES ({p}, {p}, {p}, "
-               "'online', 'balance', {p}, {p}, 0, {p}, 'IDR', 0, 'fulfilled', {p}, {p}, "
-               "'baseline', {p}, {p})",
+    "payment_id, list_price, discount, total, currency, bonus_bytes, status, "
+    "receipt_no, package_id, actor, created_at, fulfilled_at) VALUES ({p}, {p}, {p}, "
+    "'online', 'balance', {p}, {p}, 0, {p}, 'IDR', 0, 'fulfilled', {p}, {p}, "
+    "'baseline', {p}, {p})",
     "outbox": "INSERT INTO outbox_messages (channel, recipient, subject, body, status, "
-              "attempts, next_attempt_at, created_at) VALUES ({p}, {p}, 'ok', 'ok', "
-              "'pending', 0, {p}, {p})",
+    "attempts, next_attempt_at, created_at) VALUES ({p}, {p}, 'ok', 'ok', "
+    "'pending', 0, {p}, {p})",
     "answer": "UPDATE idempotency_records SET status_code = 201, response_body = {p} "
-              "WHERE scope = {p} AND key = {p}",
+    "WHERE scope = {p} AND key = {p}",
 }
 
 
@@ -101,8 +100,9 @@ class Store:
         try:
             cur.execute(q["idem"], ("baseline", key, "fp", stamp))
             card_id, account_id = cur.execute(q["card"], (body["msisdn"],)).fetchone()
-            plan_id, price, data_bytes, days = cur.execute(q["plan"],
-                                                           (body["plan_code"],)).fetchone()
+            plan_id, price, data_bytes, days = cur.execute(
+                q["plan"], (body["plan_code"],)
+            ).fetchone()
             cur.execute(q["debit"], (price, account_id, price))
             entry_id = cur.execute(q["entry"], (key, stamp)).fetchone()[0]
             cur.execute(q["line"], (entry_id, account_id, price))
@@ -113,23 +113,51 @@ class Store:
             if row:
                 expires = row[1] if not self.sqlite else datetime.fromisoformat(row[1])
                 new_expiry = expires + timedelta(days=days)
-                cur.execute(q["extend"], (data_bytes,
-                                          new_expiry.isoformat(sep=" ") if self.sqlite
-                                          else new_expiry, row[0]))
+                cur.execute(
+                    q["extend"],
+                    (
+                        data_bytes,
+                        new_expiry.isoformat(sep=" ") if self.sqlite else new_expiry,
+                        row[0],
+                    ),
+                )
                 package_id = row[0]
             else:
                 expiry = now + timedelta(days=days)
-                package_id = cur.execute(q["new_package"], (
-                    card_id, body["plan_code"], plan_id, data_bytes, stamp,
-                    expiry.isoformat(sep=" ") if self.sqlite else expiry, stamp)).fetchone()[0]
+                package_id = cur.execute(
+                    q["new_package"],
+                    (
+                        card_id,
+                        body["plan_code"],
+                        plan_id,
+                        data_bytes,
+                        stamp,
+                        expiry.isoformat(sep=" ") if self.sqlite else expiry,
+                        stamp,
+                    ),
+                ).fetchone()[0]
             renewal_id = "rnw_" + secrets.token_hex(10)
             receipt = "KU-" + secrets.token_hex(6).upper()
-            cur.execute(q["renewal"], (renewal_id, card_id, plan_id, payment_id, price, price,
-                                       receipt, package_id, stamp, stamp))
+            cur.execute(
+                q["renewal"],
+                (
+                    renewal_id,
+                    card_id,
+                    plan_id,
+                    payment_id,
+                    price,
+                    price,
+                    receipt,
+                    package_id,
+                    stamp,
+                    stamp,
+                ),
+            )
             cur.execute(q["outbox"], ("sms", body["msisdn"], stamp, stamp))
             cur.execute(q["outbox"], ("email", "x@example.com", stamp, stamp))
-            answer = json.dumps({"id": renewal_id, "status": "fulfilled",
-                                 "receipt_no": receipt}).encode()
+            answer = json.dumps(
+                {"id": renewal_id, "status": "fulfilled", "receipt_no": receipt}
+            ).encode()
             cur.execute(q["answer"], (answer.decode(), "baseline", key))
             conn.commit() if not self.sqlite else cur.execute("COMMIT")
             return answer
@@ -158,8 +186,16 @@ def create() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
             body = json.loads(b"".join(chunks))
             payload = await anyio.to_thread.run_sync(store.renew, key, body)
             status = 201
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
     return app

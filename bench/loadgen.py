@@ -51,13 +51,17 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def request(self, method: str, path: str, headers: dict[str, str],
-                      body: bytes) -> tuple[int, bytes]:
+    async def request(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
-        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}",
-                f"Content-Length: {len(body)}"]
+        head = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: {self.host}:{self.port}",
+            f"Content-Length: {len(body)}",
+        ]
         head += [f"{k}: {v}" for k, v in headers.items()]
         self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
         status_line = await self.reader.readline()
@@ -96,7 +100,7 @@ def closed_loop(url: str, make: RequestMaker, *, clients: int, seconds: float) -
             t0 = time.perf_counter()
             try:
                 status, _ = await conn.request(method, path, headers, body)
-            except (OSError, asyncio.IncompleteReadError, ValueError):
+            except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
                 result.errors += 1
                 conn = Connection(parts.hostname or "127.0.0.1", parts.port or 80)
                 continue
@@ -114,8 +118,9 @@ def closed_loop(url: str, make: RequestMaker, *, clients: int, seconds: float) -
     return result
 
 
-def open_loop(url: str, make: RequestMaker, *, rate: float, seconds: float,
-              max_connections: int = 64) -> Result:
+def open_loop(
+    url: str, make: RequestMaker, *, rate: float, seconds: float, max_connections: int = 64
+) -> Result:
     """Send `rate` requests per second on a fixed schedule; latency counts from the scheduled
     send time, so a stalled server cannot hide its queueing (no coordinated omission)."""
     parts = urlsplit(url)
@@ -123,12 +128,15 @@ def open_loop(url: str, make: RequestMaker, *, rate: float, seconds: float,
     idle: asyncio.Queue[Connection] = asyncio.Queue()
 
     async def one(index: int, scheduled: float) -> None:
-        conn = idle.get_nowait() if not idle.empty() else Connection(
-            parts.hostname or "127.0.0.1", parts.port or 80)
+        conn = (
+            idle.get_nowait()
+            if not idle.empty()
+            else Connection(parts.hostname or "127.0.0.1", parts.port or 80)
+        )
         method, path, headers, body = make(index)
         try:
             status, _ = await conn.request(method, path, headers, body)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
             result.errors += 1
             return
         result.latencies.append(time.perf_counter() - scheduled)

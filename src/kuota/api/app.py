@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, FastAPI
 from starlette.responses import Response
 
@@ -14,6 +16,7 @@ from kuota.core.config import Settings, ensure_secret_key
 from kuota.core.context import Context
 from kuota.core.db import Database
 from kuota.core.logging import configure_logging
+from kuota.ledger import service as ledger
 
 
 def create_app(
@@ -33,8 +36,11 @@ def create_app(
         redoc_url=None,
     )
     app.state.db = database
+    app.state.write_gate = asyncio.Lock()
     app.state.context = Context(settings=settings, clock=clock)
     errors.install(app)
+    with database.unit_of_work() as session:
+        ledger.open_house_accounts(session, app.state.context)
 
     api = APIRouter(prefix="/api/v1")
     for router in (auth.router, plans.router, cards.router, renewals.router, admin.router):

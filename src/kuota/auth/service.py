@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from kuota.auth.models import ApiToken, Role, User
 from kuota.core.clock import real_now
+from kuota.core.db import run
 from kuota.core.errors import InvalidInput, Unauthenticated
 from kuota.core.principal import Principal
 from kuota.core.security import hash_password, hash_token, new_token, verify_password
@@ -64,12 +65,19 @@ def issue_token(session: Session, *, username: str, password: str, ttl: timedelt
     return token
 
 
+# Every authenticated request runs these: built once, not per call.
+_TOKEN_OWNER = (
+    select(User.id, User.username, User.role, User.store_id, User.locale, ApiToken.expires_at)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), User.is_active.is_(True))
+)
+_KIOSK_BY_KEY = select(Kiosk.id, Kiosk.code).where(
+    Kiosk.api_key_hash == bindparam("key_hash"), Kiosk.is_authorised.is_(True)
+)
+
+
 def principal_from_token(session: Session, token: str) -> Principal:
-    row = session.execute(
-        select(User.id, User.username, User.role, User.store_id, User.locale, ApiToken.expires_at)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == hash_token(token), User.is_active.is_(True))
-    ).one_or_none()
+    row = run(session, _TOKEN_OWNER, {"token_hash": hash_token(token)}).one_or_none()
     if row is None or row.expires_at <= real_now():
         raise Unauthenticated("the bearer token is unknown or expired; log in again")
     return Principal(
@@ -87,11 +95,7 @@ def revoke_token(session: Session, token: str) -> None:
 
 
 def principal_from_kiosk_key(session: Session, key: str) -> Principal:
-    row = session.execute(
-        select(Kiosk.id, Kiosk.code).where(
-            Kiosk.api_key_hash == hash_token(key), Kiosk.is_authorised.is_(True)
-        )
-    ).one_or_none()
+    row = run(session, _KIOSK_BY_KEY, {"key_hash": hash_token(key)}).one_or_none()
     if row is None:
         raise Unauthenticated("the kiosk key is unknown or the kiosk is no longer authorised")
     return Principal(kind="kiosk", id=row.id, name=row.code)

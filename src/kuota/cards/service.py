@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -61,13 +61,15 @@ def sees_in_full(principal: Principal, card: Card) -> bool:
     return principal.is_operator or (principal.is_subscriber and card.owner_user_id == principal.id)
 
 
+_CARD = select(Card).where(Card.msisdn == bindparam("msisdn"))
+_CARD_LOCKED = _CARD.with_for_update()
+
+
 def card_for(session: Session, principal: Principal, msisdn: str, *, lock: bool = False) -> Card:
     """The card, if the caller may see it; otherwise 404, never a hint that it exists."""
     number = normalize_msisdn(msisdn)
-    query = select(Card).where(Card.msisdn == number)
-    if lock:
-        query = query.with_for_update()
-    card = session.execute(query).scalar_one_or_none()
+    query = _CARD_LOCKED if lock else _CARD
+    card = session.execute(query, {"msisdn": number}).scalar_one_or_none()
     if card is None or not can_see(principal, card):
         raise NotFound(f"no card {number} that you may see")
     return card

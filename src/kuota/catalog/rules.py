@@ -65,6 +65,12 @@ def quote(price: Money, terms: PromotionTerms | None) -> Quote:
     if terms.kind is PromotionKind.PERCENT:
         discount = price.percent_of(terms.value)
     elif terms.kind is PromotionKind.FIXED:
+        if terms.currency != price.currency:
+            raise PromotionRejected(
+                f"promotion {terms.code} takes {terms.currency} off; this plan is priced in "
+                f"{price.currency}",
+                field="promo_code",
+            )
         discount = Money(min(terms.value, price.amount), price.currency)
     else:
         return Quote(price, Money.zero(price.currency), price, terms.value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from kuota.catalog.models import PlanVersion, Promotion, PromotionCardUse
@@ -25,10 +25,13 @@ def current_plans(session: Session) -> list[PlanVersion]:
     )
 
 
+_PLAN_ON_SALE = select(PlanVersion).where(
+    PlanVersion.code == bindparam("code"), PlanVersion.is_current.is_(True)
+)
+
+
 def current_plan(session: Session, code: str) -> PlanVersion:
-    plan = session.execute(
-        select(PlanVersion).where(PlanVersion.code == code, PlanVersion.is_current.is_(True))
-    ).scalar_one_or_none()
+    plan = session.execute(_PLAN_ON_SALE, {"code": code}).scalar_one_or_none()
     if plan is None:
         raise InvalidInput(f"there is no plan {code!r} on sale", field="plan_code")
     return plan

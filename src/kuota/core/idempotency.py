@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from kuota.core.db import insert_for, run
 from kuota.core.errors import IdempotencyKeyRequired, IdempotencyKeyReused, InvalidInput, KuotaError
 from kuota.core.models import IdempotencyRecord
 
@@ -52,14 +52,38 @@ def check_key(key: str | None) -> str:
     return key
 
 
+_SELECT_STORED = select(
+    IdempotencyRecord.fingerprint, IdempotencyRecord.status_code, IdempotencyRecord.response_body
+).where(IdempotencyRecord.scope == bindparam("scope"), IdempotencyRecord.key == bindparam("key"))
+
+# Claim the key: one statement that inserts, or does nothing when the key exists. On
+# PostgreSQL a concurrent claimer of the same key waits here for the first to commit.
+_CLAIM = {
+    name: insert_for(name)(IdempotencyRecord)
+    .values(
+        scope=bindparam("scope"),
+        key=bindparam("key"),
+        fingerprint=bindparam("fp"),
+        status_code=0,
+        response_body="",
+        created_at=bindparam("now"),
+    )
+    .on_conflict_do_nothing(index_elements=["scope", "key"])
+    .returning(IdempotencyRecord.scope)
+    for name in ("sqlite", "postgresql")
+}
+
+_STORE_ANSWER = (
+    update(IdempotencyRecord)
+    .where(
+        IdempotencyRecord.scope == bindparam("w_scope"), IdempotencyRecord.key == bindparam("w_key")
+    )
+    .values(status_code=bindparam("status"), response_body=bindparam("body"))
+)
+
+
 def _stored(session: Session, scope: str, key: str, fp: str) -> StoredAnswer | None:
-    row = session.execute(
-        select(
-            IdempotencyRecord.fingerprint,
-            IdempotencyRecord.status_code,
-            IdempotencyRecord.response_body,
-        ).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
-    ).one_or_none()
+    row = run(session, _SELECT_STORED, {"scope": scope, "key": key}).one_or_none()
     if row is None:
         return None
     if row.fingerprint != fp:
@@ -81,27 +105,16 @@ def run_once(
     operation: Callable[[], Any],
 ) -> StoredAnswer:
     """Run `operation` once per (scope, key); later calls get the first answer back."""
-    existing = _stored(session, scope, key, fp)
-    if existing is not None:
-        return existing
-    try:
-        with session.begin_nested():
-            session.execute(
-                insert(IdempotencyRecord).values(
-                    scope=scope,
-                    key=key,
-                    fingerprint=fp,
-                    status_code=0,
-                    response_body="",
-                    created_at=now,
-                )
-            )
-    except IntegrityError:
-        # Another request with this key won the race and has committed (the insert waited
-        # for it): read committed, so this statement sees its answer.
+    claim = _CLAIM[session.get_bind().dialect.name]
+    claimed = run(session, claim, {"scope": scope, "key": key, "fp": fp, "now": now})
+    if claimed.first() is None:
+        # The key is taken, and its first request has committed (on PostgreSQL the claim
+        # waited for it; on SQLite writers take turns): replay its answer.
         winner = _stored(session, scope, key, fp)
         if winner is None:
-            raise
+            raise IdempotencyKeyReused(
+                f"Idempotency-Key {key!r} is being used by a request still running; retry"
+            )
         return winner
     try:
         with session.begin_nested():
@@ -111,9 +124,9 @@ def run_once(
         if error.status >= 500:
             raise
         status, body = error.status, orjson.dumps(error.problem(), option=JSON_OPTIONS)
-    session.execute(
-        update(IdempotencyRecord)
-        .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
-        .values(status_code=status, response_body=body.decode())
+    run(
+        session,
+        _STORE_ANSWER,
+        {"w_scope": scope, "w_key": key, "status": status, "body": body.decode()},
     )
     return StoredAnswer(status, body, replayed=False)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kuota.core.context import Context
+from kuota.core.db import run, table_of
 from kuota.core.errors import InsufficientFunds
 from kuota.core.money import Money
 from kuota.ledger.models import Account, JournalEntry, JournalLine
@@ -68,17 +69,52 @@ def retailer_float_account_id(session: Session, retailer_id: int) -> int:
     )
 
 
+# Posting runs on every sale: the statements are built once, not per call.
+_CARD_ACCOUNT = select(Account.id, Account.currency).where(Account.card_id == bindparam("card_id"))
+_GUARDED_MOVE = (
+    update(Account)
+    .where(Account.id == bindparam("w_id"), Account.balance + bindparam("delta") >= 0)
+    .values(balance=Account.balance + bindparam("delta"))
+)
+_NEW_ENTRY = (
+    insert(JournalEntry)
+    .values(
+        kind=bindparam("kind"),
+        reference=bindparam("reference"),
+        memo=bindparam("memo"),
+        created_at=bindparam("now"),
+    )
+    .returning(JournalEntry.id)
+)
+_NEW_LINE = insert(table_of(JournalLine))
+
+
 def card_account_id(session: Session, card_id: int) -> int:
-    return int(session.execute(select(Account.id).where(Account.card_id == card_id)).scalar_one())
+    return card_account(session, card_id)[0]
+
+
+def card_account(session: Session, card_id: int) -> tuple[int, str]:
+    """The card's main-balance account: its id and the currency it is kept in."""
+    row = run(session, _CARD_ACCOUNT, {"card_id": card_id}).one()
+    return int(row.id), str(row.currency)
+
+
+CREATED_HERE = "kuota_house_accounts_created"
 
 
 def house_account_id(session: Session, ctx: Context, name: str, currency: str) -> int:
-    """The id of a house account (`revenue`, `clearing:sandbox`, …), created on first use."""
+    """The id of a house account (`revenue`, `clearing:sandbox`, …), created on first use.
+
+    Ids are remembered for the life of the process, but only ids this transaction found
+    already there: one it created itself may yet be rolled back (a refused sale's
+    savepoint takes it away), and a remembered id of a vanished row would break every
+    later sale."""
     code = f"house:{name}:{currency}"
     cached = ctx.account_ids.get(code)
     if cached is not None:
         return cached
     found = session.execute(select(Account.id).where(Account.code == code)).scalar_one_or_none()
+    created_here: set[str] = session.info.setdefault(CREATED_HERE, set())
     if found is None:
         kind, sign = HOUSE_ACCOUNTS[name.split(":", 1)[0]]
         try:
@@ -96,9 +132,18 @@ def house_account_id(session: Session, ctx: Context, name: str, currency: str) -
                 )
         except IntegrityError:
             pass  # another process created it first
+        created_here.add(code)
         found = session.execute(select(Account.id).where(Account.code == code)).scalar_one()
-    ctx.account_ids[code] = int(found)
+    elif code not in created_here:
+        ctx.account_ids[code] = int(found)
     return int(found)
+
+
+def open_house_accounts(session: Session, ctx: Context, names: list[str] | None = None) -> None:
+    """Create the house accounts a process will post to, in a transaction of their own at
+    start-up, so sales never race to create them."""
+    for name in names or [n for n in HOUSE_ACCOUNTS if n != "clearing"]:
+        house_account_id(session, ctx, name, ctx.settings.currency)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,20 +168,15 @@ def post(
     refuses to go below zero, so a short balance changes nothing."""
     check_balanced(postings)
     for move in guarded:
-        moved = session.execute(
-            update(Account)
-            .where(Account.id == move.account_id, Account.balance + move.delta >= 0)
-            .values(balance=Account.balance + move.delta)
-        )
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
+        moved = run(session, _GUARDED_MOVE, {"w_id": move.account_id, "delta": move.delta})
+        if moved.rowcount != 1:
             raise InsufficientFunds("balance too low", account_id=move.account_id)
-    entry_id = session.execute(
-        insert(JournalEntry)
-        .values(kind=kind, reference=reference, memo=memo, created_at=now)
-        .returning(JournalEntry.id)
+    entry_id = run(
+        session, _NEW_ENTRY, {"kind": kind, "reference": reference, "memo": memo, "now": now}
     ).scalar_one()
-    session.execute(
-        insert(JournalLine),
+    run(
+        session,
+        _NEW_LINE,
         [
             {
                 "entry_id": entry_id,
@@ -230,6 +270,16 @@ def check_ledger(session: Session) -> LedgerReport:
         .group_by(JournalLine.entry_id)
         .having(func.count() < 2)
     ).all()
+    no_lines = session.execute(
+        select(JournalEntry.id)
+        .outerjoin(JournalLine, JournalLine.entry_id == JournalEntry.id)
+        .where(JournalLine.id.is_(None))
+    ).all()
+    currency_mismatches = session.execute(
+        select(JournalLine.entry_id, JournalLine.currency, JournalLine.amount)
+        .join(Account, Account.id == JournalLine.account_id)
+        .where(Account.currency != JournalLine.currency)
+    ).all()
     sums = (
         select(JournalLine.account_id, func.sum(JournalLine.amount).label("total"))
         .group_by(JournalLine.account_id)
@@ -244,7 +294,10 @@ def check_ledger(session: Session) -> LedgerReport:
     return LedgerReport(
         entries_checked=int(entries),
         accounts_checked=int(accounts),
-        unbalanced_entries=[(int(e), str(c), int(t)) for e, c, t in [*unbalanced, *one_line]],
+        unbalanced_entries=[
+            (int(e), str(c), int(t)) for e, c, t in [*unbalanced, *one_line, *currency_mismatches]
+        ]
+        + [(int(e), "-", 0) for (e,) in no_lines],
         balance_mismatches=[
             (str(code), int(bal or 0), int(derived))
             for code, bal, derived in stored

@@ -7,22 +7,42 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from kuota.core.db import run, table_of
 from kuota.notify.models import OutboxMessage, OutboxStatus
+
+_NEW_MESSAGE = insert(table_of(OutboxMessage))
 
 
 def enqueue(
     session: Session, *, channel: str, recipient: str, subject: str, body: str, now: datetime
 ) -> None:
     """An outbox row; it leaves the building only if this transaction commits."""
-    session.execute(
-        insert(OutboxMessage).values(
-            channel=channel,
-            recipient=recipient,
-            subject=subject,
-            body=body,
-            status=OutboxStatus.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
+    enqueue_many(session, [(channel, recipient)], subject=subject, body=body, now=now)
+
+
+def enqueue_many(
+    session: Session,
+    recipients: list[tuple[str, str]],
+    *,
+    subject: str,
+    body: str,
+    now: datetime,
+) -> None:
+    """One message to several (channel, recipient) pairs, in one statement."""
+    run(
+        session,
+        _NEW_MESSAGE,
+        [
+            {
+                "channel": channel,
+                "recipient": recipient,
+                "subject": subject,
+                "body": body,
+                "status": OutboxStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for channel, recipient in recipients
+        ],
     )

@@ -7,9 +7,12 @@ from datetime import datetime
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
+from kuota.core.db import run, table_of
 from kuota.core.ids import new_id
 from kuota.core.money import Money
 from kuota.payments.models import Payment, PaymentStatus
+
+_NEW_PAYMENT = insert(table_of(Payment))
 
 
 def record_payment(
@@ -23,19 +26,21 @@ def record_payment(
     now: datetime,
 ) -> str:
     payment_id = new_id("pay")
-    session.execute(
-        insert(Payment).values(
-            id=payment_id,
-            card_id=card_id,
-            method=method,
-            provider=provider,
-            status=status,
-            amount=amount.amount,
-            currency=amount.currency,
-            provider_reference=None,
-            created_at=now,
-            updated_at=now,
-        )
+    run(
+        session,
+        _NEW_PAYMENT,
+        {
+            "id": payment_id,
+            "card_id": card_id,
+            "method": method,
+            "provider": provider,
+            "status": status,
+            "amount": amount.amount,
+            "currency": amount.currency,
+            "provider_reference": None,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
     return payment_id
 

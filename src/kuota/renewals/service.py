@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from kuota.auth.models import User
@@ -21,6 +21,7 @@ from kuota.catalog import service as catalog
 from kuota.catalog.models import PlanVersion, Promotion
 from kuota.catalog.rules import check_eligible, quote
 from kuota.core.context import Context
+from kuota.core.db import run, table_of
 from kuota.core.errors import (
     Conflict,
     Forbidden,
@@ -58,6 +59,22 @@ class RenewalRequest:
     plan_code: str
     payment_method: str
     promo_code: str | None = None
+
+
+# The sale path runs these on every renewal: built once, not per call.
+_NEW_RENEWAL = insert(table_of(Renewal))
+_MARK_FULFILLED = (
+    update(Renewal)
+    .where(Renewal.id == bindparam("w_id"), Renewal.status == RenewalStatus.PENDING_PAYMENT)
+    .values(
+        status=RenewalStatus.FULFILLED,
+        receipt_no=bindparam("receipt_no"),
+        package_id=bindparam("package_id"),
+        fulfilled_at=bindparam("fulfilled_at"),
+    )
+    .execution_options(synchronize_session=False)
+)
+_OWNER_CONTACT = select(User.email, User.locale).where(User.id == bindparam("user_id"))
 
 
 def channel_of(principal: Principal) -> Channel:
@@ -117,7 +134,8 @@ def renew(
         catalog.redeem(session, promotion_id=promotion_id, card_id=card.id, code=terms.code)
 
     renewal_id = new_id("rnw")
-    if request.payment_method == "balance":
+    paid_now = request.payment_method == "balance"
+    if paid_now:
         _pay_from_balance(session, ctx, card, renewal_id, plan, priced.total, priced.discount, now)
         payment_status = PaymentStatus.SUCCEEDED
         provider = "balance"
@@ -133,32 +151,41 @@ def renew(
         status=payment_status,
         now=now,
     )
-    renewal = Renewal(
-        id=renewal_id,
-        card_id=card.id,
-        plan_version_id=plan.id,
-        channel=channel,
-        payment_method=request.payment_method,
-        payment_id=payment_id,
-        promotion_id=promotion_id,
-        list_price=priced.list_price.amount,
-        discount=priced.discount.amount,
-        total=priced.total.amount,
-        currency=priced.total.currency,
-        bonus_bytes=priced.bonus_bytes,
-        status=RenewalStatus.PENDING_PAYMENT,
-        receipt_no=None,
-        package_id=None,
-        actor=f"{principal.scope}:{principal.name}",
-        failure_reason=None,
-        created_at=now,
-        fulfilled_at=None,
-    )
-    session.add(renewal)
-    session.flush()
+    values: dict[str, Any] = {
+        "id": renewal_id,
+        "card_id": card.id,
+        "plan_version_id": plan.id,
+        "channel": channel,
+        "payment_method": request.payment_method,
+        "payment_id": payment_id,
+        "promotion_id": promotion_id,
+        "list_price": priced.list_price.amount,
+        "discount": priced.discount.amount,
+        "total": priced.total.amount,
+        "currency": priced.total.currency,
+        "bonus_bytes": priced.bonus_bytes,
+        "status": RenewalStatus.PENDING_PAYMENT,
+        "receipt_no": None,
+        "package_id": None,
+        "actor": f"{principal.scope}:{principal.name}",
+        "failure_reason": None,
+        "created_at": now,
+        "fulfilled_at": None,
+    }
     package = None
-    if payment_status is PaymentStatus.SUCCEEDED:
-        package = _fulfil(session, ctx, renewal, card, plan, now)
+    if paid_now:
+        # Paid already: the renewal is written once, fulfilled.
+        package = _land_package(session, card.id, plan, priced.bonus_bytes, now)
+        values.update(
+            status=RenewalStatus.FULFILLED,
+            receipt_no=new_receipt_no(now),
+            package_id=package["id"],
+            fulfilled_at=now,
+        )
+    run(session, _NEW_RENEWAL, values)
+    renewal = Renewal(**values)  # for the answer only; the row is written above
+    if package is not None:
+        _queue_confirmations(session, ctx, renewal, card, plan, package["expires_at"], now)
     payment = {
         "id": payment_id,
         "method": request.payment_method,
@@ -180,8 +207,13 @@ def _pay_from_balance(
     now: datetime,
 ) -> None:
     """Debit the card's main balance; revenue is the list price, the discount an expense."""
-    account = ledger.card_account_id(session, card.id)
-    currency = total.currency
+    account, currency = ledger.card_account(session, card.id)
+    if currency != total.currency:
+        raise PaymentMethodUnavailable(
+            f"{plan.code} is priced in {total.currency} but the main balance of {card.msisdn} "
+            f"is kept in {currency}; pay by another method",
+            field="payment_method",
+        )
     postings = [
         Posting(
             ledger.house_account_id(session, ctx, "revenue", currency),
@@ -219,40 +251,44 @@ def _pay_from_balance(
         ) from exc
 
 
-def _fulfil(
-    session: Session, ctx: Context, renewal: Renewal, card: Card, plan: PlanVersion, now: datetime
-) -> Package:
-    """Paid: land the quota, number the receipt, queue the confirmations. Exactly once:
-    the status moves from pending_payment only in the update that wins."""
-    package_id = usage.add_purchase(
+def _land_package(
+    session: Session, card_id: int, plan: PlanVersion, bonus_bytes: int, now: datetime
+) -> dict[str, Any]:
+    return usage.add_purchase(
         session,
-        card_id=card.id,
+        card_id=card_id,
         plan_code=plan.code,
         plan_version_id=plan.id,
-        data_bytes=plan.data_bytes + renewal.bonus_bytes,
+        data_bytes=plan.data_bytes + bonus_bytes,
         validity_days=plan.validity_days,
         now=now,
     )
+
+
+def _fulfil(
+    session: Session, ctx: Context, renewal: Renewal, card: Card, plan: PlanVersion, now: datetime
+) -> dict[str, Any]:
+    """Paid later: land the quota, number the receipt, queue the confirmations. Exactly
+    once: the status moves from pending_payment only in the update that wins."""
+    package = _land_package(session, card.id, plan, renewal.bonus_bytes, now)
     receipt_no = new_receipt_no(now)
-    moved = session.execute(
-        update(Renewal)
-        .where(Renewal.id == renewal.id, Renewal.status == RenewalStatus.PENDING_PAYMENT)
-        .values(
-            status=RenewalStatus.FULFILLED,
-            receipt_no=receipt_no,
-            package_id=package_id,
-            fulfilled_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    moved = run(
+        session,
+        _MARK_FULFILLED,
+        {
+            "w_id": renewal.id,
+            "receipt_no": receipt_no,
+            "package_id": package["id"],
+            "fulfilled_at": now,
+        },
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if moved.rowcount != 1:
         raise Conflict(f"renewal {renewal.id} was already fulfilled")
     renewal.status = RenewalStatus.FULFILLED
     renewal.receipt_no = receipt_no
-    renewal.package_id = package_id
+    renewal.package_id = package["id"]
     renewal.fulfilled_at = now
-    package = session.execute(select(Package).where(Package.id == package_id)).scalar_one()
-    _queue_confirmations(session, ctx, renewal, card, plan, package, now)
+    _queue_confirmations(session, ctx, renewal, card, plan, package["expires_at"], now)
     return package
 
 
@@ -262,14 +298,12 @@ def _queue_confirmations(
     renewal: Renewal,
     card: Card,
     plan: PlanVersion,
-    package: Package,
+    expires_at: datetime,
     now: datetime,
 ) -> None:
     owner = None
     if card.owner_user_id is not None:
-        owner = session.execute(
-            select(User.email, User.locale).where(User.id == card.owner_user_id)
-        ).one_or_none()
+        owner = run(session, _OWNER_CONTACT, {"user_id": card.owner_user_id}).one_or_none()
     locale = owner.locale if owner else "id"
     assert renewal.receipt_no is not None
     code = receipt_code(renewal.receipt_no, ctx.secret_key)
@@ -279,17 +313,14 @@ def _queue_confirmations(
         plan_name=plan.name,
         msisdn=card.msisdn,
         total=Money(renewal.total, renewal.currency).format(),
-        expires_at=format_local(package.expires_at, ctx.settings.operator_timezone),
+        expires_at=format_local(expires_at, ctx.settings.operator_timezone),
         receipt_no=renewal.receipt_no,
         verify_url=f"{ctx.settings.public_url}/verify/{renewal.receipt_no}?c={code}",
     )
-    outbox.enqueue(
-        session, channel="sms", recipient=card.msisdn, subject=subject, body=body, now=now
-    )
+    recipients = [("sms", card.msisdn)]
     if owner is not None and owner.email:
-        outbox.enqueue(
-            session, channel="email", recipient=owner.email, subject=subject, body=body, now=now
-        )
+        recipients.append(("email", owner.email))
+    outbox.enqueue_many(session, recipients, subject=subject, body=body, now=now)
 
 
 def fulfil_paid(
@@ -371,9 +402,9 @@ def get_renewal(session: Session, principal: Principal, renewal_id: str) -> dict
     payment = session.execute(select(Payment).where(Payment.id == renewal.payment_id)).scalar_one()
     package = None
     if renewal.package_id is not None:
-        package = session.execute(
-            select(Package).where(Package.id == renewal.package_id)
-        ).scalar_one()
+        package = usage.package_view(
+            session.execute(select(Package).where(Package.id == renewal.package_id)).scalar_one()
+        )
     return renewal_view(
         renewal,
         card,
@@ -400,11 +431,13 @@ def history(
     )
     if before is not None:
         query = query.where(Renewal.created_at < before)
-    rows = session.execute(query.order_by(Renewal.created_at.desc()).limit(limit)).all()
+    rows = session.execute(
+        query.order_by(Renewal.created_at.desc(), Renewal.id.desc()).limit(limit)
+    ).all()
     package_ids = {r.Renewal.package_id for r in rows if r.Renewal.package_id is not None}
     packages = (
         {
-            p.id: p
+            p.id: usage.package_view(p)
             for p in session.execute(select(Package).where(Package.id.in_(package_ids))).scalars()
         }
         if package_ids
@@ -444,7 +477,7 @@ def renewal_view(
     card: Card,
     plan: PlanVersion,
     payment: dict[str, Any],
-    package: Package | None,
+    package: dict[str, Any] | None,
     promo_code: str | None,
 ) -> dict[str, Any]:
     currency = renewal.currency
@@ -462,7 +495,7 @@ def renewal_view(
         "promo_code": promo_code,
         "receipt_no": renewal.receipt_no,
         "payment": payment,
-        "package": usage.package_view(package) if package is not None else None,
+        "package": package,
         "created_at": renewal.created_at,
         "fulfilled_at": renewal.fulfilled_at,
     }

@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from kuota.core.db import run, table_of
 from kuota.usage.models import Package
 from kuota.usage.rules import Extend, PackageView, apply_purchase
+
+# Every sale lands on packages: these statements are built once, not per call.
+_ACTIVE_OF_PLAN = select(
+    Package.id,
+    Package.plan_code,
+    Package.quota_total_bytes,
+    Package.quota_used_bytes,
+    Package.quota_reserved_bytes,
+    Package.starts_at,
+    Package.expires_at,
+).where(
+    Package.card_id == bindparam("card_id"),
+    Package.plan_code == bindparam("plan_code"),
+    Package.expires_at > bindparam("now"),
+)
+_EXTEND = (
+    update(Package)
+    .where(Package.id == bindparam("w_id"))
+    .values(
+        quota_total_bytes=Package.quota_total_bytes + bindparam("add_bytes"),
+        expires_at=bindparam("new_expires_at"),
+    )
+)
+_START = insert(table_of(Package)).returning(Package.id)
 
 
 def active_packages(session: Session, card_id: int, now: datetime) -> list[Package]:
@@ -32,48 +58,71 @@ def add_purchase(
     data_bytes: int,
     validity_days: int,
     now: datetime,
-) -> int:
-    """Land a bought plan on the card per the renewal rules; returns the package's id.
+) -> dict[str, Any]:
+    """Land a bought plan on the card per the renewal rules; returns the package as it
+    now stands (`package_view`).
 
     The caller holds the card's row lock, so two purchases for one card never
     both decide to start a package."""
+    rows = run(
+        session, _ACTIVE_OF_PLAN, {"card_id": card_id, "plan_code": plan_code, "now": now}
+    ).all()
     views = [
-        PackageView(p.id, p.plan_code, p.quota_total_bytes, p.quota_used_bytes, p.expires_at)
-        for p in active_packages(session, card_id, now)
-        if p.plan_code == plan_code
+        PackageView(r.id, r.plan_code, r.quota_total_bytes, r.quota_used_bytes, r.expires_at)
+        for r in rows
     ]
     decision = apply_purchase(
         views, plan_code=plan_code, data_bytes=data_bytes, validity_days=validity_days, now=now
     )
     if isinstance(decision, Extend):
-        session.execute(
-            update(Package)
-            .where(Package.id == decision.package_id)
-            .values(
-                quota_total_bytes=Package.quota_total_bytes + decision.add_bytes,
-                expires_at=decision.new_expires_at,
-            )
+        run(
+            session,
+            _EXTEND,
+            {
+                "w_id": decision.package_id,
+                "add_bytes": decision.add_bytes,
+                "new_expires_at": decision.new_expires_at,
+            },
         )
-        return decision.package_id
-    new_id = session.execute(
-        insert(Package)
-        .values(
-            card_id=card_id,
-            plan_code=plan_code,
-            plan_version_id=plan_version_id,
-            quota_total_bytes=decision.quota_bytes,
-            quota_used_bytes=0,
-            quota_reserved_bytes=0,
-            starts_at=decision.starts_at,
-            expires_at=decision.expires_at,
-            created_at=now,
-        )
-        .returning(Package.id)
+        extended = next(r for r in rows if r.id == decision.package_id)
+        return {
+            "id": extended.id,
+            "plan_code": plan_code,
+            "quota_total_bytes": extended.quota_total_bytes + decision.add_bytes,
+            "quota_remaining_bytes": extended.quota_total_bytes
+            + decision.add_bytes
+            - extended.quota_used_bytes,
+            "quota_reserved_bytes": extended.quota_reserved_bytes,
+            "starts_at": extended.starts_at,
+            "expires_at": decision.new_expires_at,
+        }
+    new_id = run(
+        session,
+        _START,
+        {
+            "card_id": card_id,
+            "plan_code": plan_code,
+            "plan_version_id": plan_version_id,
+            "quota_total_bytes": decision.quota_bytes,
+            "quota_used_bytes": 0,
+            "quota_reserved_bytes": 0,
+            "starts_at": decision.starts_at,
+            "expires_at": decision.expires_at,
+            "created_at": now,
+        },
     ).scalar_one()
-    return int(new_id)
+    return {
+        "id": int(new_id),
+        "plan_code": plan_code,
+        "quota_total_bytes": decision.quota_bytes,
+        "quota_remaining_bytes": decision.quota_bytes,
+        "quota_reserved_bytes": 0,
+        "starts_at": decision.starts_at,
+        "expires_at": decision.expires_at,
+    }
 
 
-def package_view(package: Package) -> dict[str, object]:
+def package_view(package: Package) -> dict[str, Any]:
     return {
         "id": package.id,
         "plan_code": package.plan_code,

@@ -6,6 +6,10 @@ import uuid
 
 from fastapi.testclient import TestClient
 
+from kuota.core.db import Database
+from kuota.notify.senders import LocalMailbox
+from kuota.notify.worker import deliver_due
+
 from http_helpers import login
 
 USER1 = ("demo@kuota.example", "demo-user-1")
@@ -197,3 +201,52 @@ def test_openapi_and_health(client: TestClient) -> None:
     spec = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/renewals" in spec["paths"]
     assert client.get("/healthz").status_code == 200
+
+
+def test_a_refused_first_renewal_leaves_the_process_able_to_sell(client: TestClient) -> None:
+    """The first sale creates the revenue account; when it is refused and rolled back,
+    no remembered id of that vanished account may break the sales after it."""
+    headers = login(client, *USER1)
+    status, _, _ = renew(client, headers, "first-refused", msisdn="+6281100000002")
+    assert status == 402
+    status, body, _ = renew(client, headers, "then-paid")
+    assert status == 201 and body["status"] == "fulfilled", body
+    assert card_balance(client, headers) == 20_000_000 - 1_500_000
+
+
+def test_bad_money_is_named_and_changes_nothing(client: TestClient) -> None:
+    admin = login(client, *ADMIN)
+    url = "/api/v1/admin/cards/+6281100000002/balance-adjustments"
+    cases = [
+        ({"amount": 2_500_000.0, "currency": "IDR"}, "amount"),
+        ({"amount": "2500000", "currency": "IDR"}, "amount"),
+        ({"amount": True, "currency": "IDR"}, "amount"),
+        ({"amount": 2_500_000, "currency": "XYZ"}, "currency"),
+        ({"amount": 2_500_000, "currency": "RP"}, "currency"),
+        ({"amount": 2_500_000, "currency": "USD"}, "IDR"),
+        ({"amount": 2_500_000}, "currency"),
+    ]
+    for index, (money, named) in enumerate(cases):
+        answer = client.post(
+            url,
+            json={"amount": money, "reason": "test"},
+            headers={**admin, "Idempotency-Key": f"money-{index}"},
+        )
+        assert answer.status_code == 422, (money, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert named in answer.text, (money, answer.text)
+    user = login(client, *USER1)
+    assert card_balance(client, user, "+6281100000002") == 0
+
+
+def test_mailbox_finds_a_number_whose_plus_was_not_escaped(
+    client: TestClient, demo_db: Database
+) -> None:
+    headers = login(client, *USER1)
+    renew(client, headers, "mail")
+    mailbox = LocalMailbox(demo_db)
+    assert deliver_due(demo_db, {"sms": mailbox, "email": mailbox}, max_attempts=3).sent == 2
+    by_escaped = client.get("/api/v1/test/messages", params={"to": CARD1}).json()
+    by_raw = client.get(f"/api/v1/test/messages?to={CARD1}").json()
+    assert len(by_escaped) == 1 and by_escaped[0]["channel"] == "sms"
+    assert by_raw == by_escaped

@@ -67,3 +67,8 @@ def test_eligibility_names_the_failed_condition(over: dict[str, object], message
             channel="online",
             now=NOW,
         )
+
+
+def test_fixed_discount_in_another_currency_is_refused() -> None:
+    with pytest.raises(PromotionRejected, match="USD"):
+        quote(PRICE, terms(PromotionKind.FIXED, 500, currency="USD"))

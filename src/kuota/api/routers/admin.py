@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from starlette.responses import Response
 
 from kuota.api.answers import json_response, stored_response
@@ -22,8 +22,8 @@ router = APIRouter(prefix="/admin", tags=["operator"])
 
 class MoneyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: int = Field(description="minor units; IDR has two decimals")
-    currency: str = Field(min_length=3, max_length=3)
+    amount: StrictInt = Field(description="minor units; IDR has two decimals (Rp 1 = 100)")
+    currency: str = Field(min_length=3, max_length=3, pattern="^[A-Za-z]{3}$")
 
 
 class BalanceAdjustmentIn(BaseModel):
@@ -79,8 +79,8 @@ class PlanIn(BaseModel):
     code: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=120)
     price: MoneyIn
-    data_bytes: int
-    validity_days: int
+    data_bytes: StrictInt = Field(gt=0)
+    validity_days: StrictInt = Field(gt=0, le=3650)
 
 
 @router.post("/plans", response_model=PlanOut, status_code=201)
@@ -114,7 +114,7 @@ class PromotionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=2, max_length=40)
     kind: str = Field(description="percent | fixed | bonus_quota")
-    value: int = Field(
+    value: StrictInt = Field(
         description="percent: basis points (1000 = 10 %); fixed: minor units; bonus_quota: bytes"
     )
     currency: str = "IDR"
@@ -122,8 +122,8 @@ class PromotionIn(BaseModel):
     ends_at: datetime
     plan_codes: list[str] | None = None
     channels: list[str] | None = None
-    max_redemptions: int | None = None
-    max_per_card: int | None = None
+    max_redemptions: StrictInt | None = Field(default=None, gt=0)
+    max_per_card: StrictInt | None = Field(default=None, gt=0)
 
 
 @router.post("/promotions", status_code=201)

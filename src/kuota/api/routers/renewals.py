@@ -1,10 +1,18 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from kuota.api.answers import json_response, stored_response
-from kuota.api.deps import ContextDep, CurrentPrincipal, IdempotencyKey, SessionDep
+from kuota.api.deps import (
+    Caller,
+    ContextDep,
+    CurrentPrincipal,
+    IdempotencyKey,
+    SessionDep,
+    WriteTransaction,
+)
 from kuota.core import idempotency
 from kuota.renewals import service as renewals
 from kuota.renewals.schemas import RenewalIn, RenewalOut
@@ -13,11 +21,11 @@ router = APIRouter(prefix="/renewals", tags=["renewals"])
 
 
 @router.post("", response_model=RenewalOut, status_code=201)
-def create_renewal(
+async def create_renewal(
     body: RenewalIn,
-    session: SessionDep,
+    tx: WriteTransaction,
     ctx: ContextDep,
-    principal: CurrentPrincipal,
+    caller: Caller,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Renew a plan on a card. Replaying the same Idempotency-Key returns the first answer
@@ -29,16 +37,21 @@ def create_renewal(
         payment_method=body.payment_method,
         promo_code=body.promo_code,
     )
-    answer = idempotency.run_once(
-        session,
-        scope=principal.scope,
-        key=key,
-        fp=idempotency.fingerprint("POST", "/renewals", body.model_dump()),
-        now=ctx.clock.now(),
-        success_status=201,
-        operation=lambda: renewals.renew(session, ctx, principal, request),
-    )
-    return stored_response(answer)
+    fingerprint = idempotency.fingerprint("POST", "/renewals", body.model_dump())
+
+    def renew(session: Session) -> idempotency.StoredAnswer:
+        principal = caller.principal(session)
+        return idempotency.run_once(
+            session,
+            scope=principal.scope,
+            key=key,
+            fp=fingerprint,
+            now=ctx.clock.now(),
+            success_status=201,
+            operation=lambda: renewals.renew(session, ctx, principal, request),
+        )
+
+    return stored_response(await tx.run(renew))
 
 
 @router.get("/{renewal_id}", response_model=RenewalOut)

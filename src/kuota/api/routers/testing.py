@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from kuota.api.answers import json_response
 from kuota.api.deps import ContextDep, OperatorAdmin, SessionDep
+from kuota.cards.rules import normalize_msisdn
 from kuota.core import audit, clock_store
 from kuota.core.clock import BusinessClock
 from kuota.notify.models import MailboxMessage
@@ -58,9 +59,13 @@ def messages(
     to: Annotated[str, Query(min_length=1, description="a card number or an e-mail address")],
 ) -> Response:
     """What the local mailbox received for one recipient, newest first."""
+    recipient = to.strip()
+    if "@" not in recipient:
+        # An unescaped '+' in a query string arrives as a space: '?to=+62…' still works.
+        recipient = normalize_msisdn(recipient)
     rows = session.execute(
         select(MailboxMessage)
-        .where(MailboxMessage.recipient == to.strip())
+        .where(MailboxMessage.recipient == recipient)
         .order_by(MailboxMessage.id.desc())
         .limit(200)
     ).scalars()
