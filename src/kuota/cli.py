@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -88,10 +89,8 @@ def demo(
     table.add_row("kiosk", demo_data.DEMO_KIOSK[0], f"X-Kiosk-Key: {demo_data.DEMO_KIOSK[1]}")
     console.print(table)
     base = f"http://{host}:{port}"
-    console.print(
-        f"API      {base}/api/v1  (OpenAPI: {base}/api/v1/openapi.json, docs: {base}/api/v1/docs)"
-    )
-    console.print(f"Mailbox  {base}/api/v1/test/messages?to=+6281100000001")
+    console.print(f"API      {base}/api/v1  (OpenAPI: {base}/api/v1/openapi.json)")
+    console.print(f"Mailbox  {base}/api/v1/test/messages?to=%2B6281100000001")
     console.print(f"Database {db_path}")
     try:
         uvicorn.run(web, host=host, port=port, log_level="warning")
@@ -120,10 +119,15 @@ def serve(
 
 @app.command()
 def worker() -> None:
-    """Deliver the outbox (SMS, e-mail) with retries and dead letters, until Ctrl-C."""
+    """Deliver the outbox (SMS, e-mail) with retries and dead letters, until Ctrl-C or
+    SIGTERM; a message being sent when asked to stop is finished first."""
+    from kuota.core.logging import configure_logging
+
+    configure_logging()
     settings = ensure_secret_key(Settings())
     database = Database(settings.database_url, pool_size=4)
     stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     thread = _start_worker(settings, database, stop)
     try:
         while thread.is_alive():
@@ -131,6 +135,8 @@ def worker() -> None:
     except KeyboardInterrupt:
         stop.set()
         thread.join()
+    finally:
+        database.dispose()
 
 
 @db_app.command("upgrade")

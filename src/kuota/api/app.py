@@ -32,7 +32,9 @@ def create_app(
         version=__version__,
         description="Prepaid data-plan renewal: one engine for online, retail and kiosk.",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        # The interactive viewer would load its scripts from a CDN; every asset kuota
+        # serves is its own, so only the OpenAPI document is published.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.db = database

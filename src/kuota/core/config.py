@@ -6,6 +6,7 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,18 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(default=12 * 3600, gt=0)
     outbox_max_attempts: int = Field(default=8, gt=0)
     db_pool_size: int = Field(default=20, gt=0)
+
+    # Messages in production mode (demo mode uses the local mailbox).
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, gt=0, lt=65536)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "kuota <no-reply@localhost>"
+    sms_gateway_url: str = ""
+    sms_gateway_username: str = ""
+    sms_gateway_password: str = ""
+    sms_sender: str = "kuota"
 
     @field_validator("rate_limits", mode="before")
     @classmethod

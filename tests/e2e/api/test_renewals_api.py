@@ -6,6 +6,8 @@ import uuid
 
 from fastapi.testclient import TestClient
 
+from kuota.api.app import create_app
+from kuota.core.config import Mode, Settings
 from kuota.core.db import Database
 from kuota.notify.senders import LocalMailbox
 from kuota.notify.worker import deliver_due
@@ -250,3 +252,17 @@ def test_mailbox_finds_a_number_whose_plus_was_not_escaped(
     by_raw = client.get(f"/api/v1/test/messages?to={CARD1}").json()
     assert len(by_escaped) == 1 and by_escaped[0]["channel"] == "sms"
     assert by_raw == by_escaped
+
+
+def test_production_mode_has_no_test_endpoints(demo_db: Database, settings: Settings) -> None:
+    production = create_app(settings.model_copy(update={"mode": Mode.PRODUCTION}), db=demo_db)
+    with TestClient(production, raise_server_exceptions=False) as client:
+        admin = login(client, *ADMIN)
+        assert (
+            client.post("/api/v1/test/clock", json={"reset": True}, headers=admin).status_code
+            == 404
+        )
+        assert client.get("/api/v1/test/messages", params={"to": CARD1}).status_code == 404
+        paths = client.get("/api/v1/openapi.json").json()["paths"]
+        assert not [p for p in paths if p.startswith("/api/v1/test")]
+        assert "/api/v1/renewals" in paths

@@ -4,16 +4,25 @@ from datetime import datetime
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from kuota.api.answers import json_response, stored_response
-from kuota.api.deps import ContextDep, IdempotencyKey, OperatorAdmin, SessionDep
+from kuota.api.deps import (
+    Caller,
+    ContextDep,
+    IdempotencyKey,
+    OperatorAdmin,
+    SessionDep,
+    WriteTransaction,
+)
 from kuota.api.routers.plans import PlanOut, plan_view
 from kuota.cards import admin
 from kuota.catalog import promotions
 from kuota.catalog import service as catalog
 from kuota.catalog.models import PlanVersion
 from kuota.core import audit, idempotency
+from kuota.core.errors import Forbidden
 from kuota.core.money import Money
 from kuota.renewals.schemas import MoneyOut
 
@@ -43,35 +52,38 @@ class BalanceAdjustmentOut(BaseModel):
 @router.post(
     "/cards/{msisdn}/balance-adjustments", response_model=BalanceAdjustmentOut, status_code=201
 )
-def adjust_balance(
+async def adjust_balance(
     msisdn: str,
     body: BalanceAdjustmentIn,
-    session: SessionDep,
+    tx: WriteTransaction,
     ctx: ContextDep,
-    principal: OperatorAdmin,
+    caller: Caller,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Credit (or, negative, debit) a card's main balance. Audited."""
+    """Credit (or, negative, debit) a card's main balance. Operator admins only; audited."""
     key = idempotency.check_key(idempotency_key)
-    answer = idempotency.run_once(
-        session,
-        scope=principal.scope,
-        key=key,
-        fp=idempotency.fingerprint(
-            "POST", f"/admin/cards/{msisdn}/balance-adjustments", body.model_dump()
-        ),
-        now=ctx.clock.now(),
-        success_status=201,
-        operation=lambda: admin.adjust_balance(
-            session,
-            ctx,
-            principal,
-            msisdn=msisdn,
-            amount=Money(body.amount.amount, body.amount.currency.upper()),
-            reason=body.reason,
-        ),
+    amount = Money(body.amount.amount, body.amount.currency.upper())
+    fingerprint = idempotency.fingerprint(
+        "POST", f"/admin/cards/{msisdn}/balance-adjustments", body.model_dump()
     )
-    return stored_response(answer)
+
+    def adjust(session: Session) -> idempotency.StoredAnswer:
+        principal = caller.principal(session)
+        if not principal.is_admin:
+            raise Forbidden("this needs an operator admin")
+        return idempotency.run_once(
+            session,
+            scope=principal.scope,
+            key=key,
+            fp=fingerprint,
+            now=ctx.clock.now(),
+            success_status=201,
+            operation=lambda: admin.adjust_balance(
+                session, ctx, principal, msisdn=msisdn, amount=amount, reason=body.reason
+            ),
+        )
+
+    return stored_response(await tx.run(adjust))
 
 
 class PlanIn(BaseModel):
