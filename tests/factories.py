@@ -111,3 +111,17 @@ def make_card(
             memo="test opening balance",
         )
     return number
+
+
+class FlakySender:
+    """A message sender that fails its first `failures` sends, then records recipients."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.sent: list[str] = []
+
+    def send(self, *, channel: str, recipient: str, subject: str, body: str) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("gateway down")
+        self.sent.append(recipient)

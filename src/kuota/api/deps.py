@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from kuota.auth import service as auth
+from kuota.core import idempotency
 from kuota.core.context import Context
 from kuota.core.db import Database
 from kuota.core.errors import Forbidden, Unauthenticated
@@ -117,6 +118,36 @@ class Transaction:
         with self._db.unit_of_work() as session:
             return work(session)
 
+    async def exactly_once(
+        self,
+        caller: Credentials,
+        ctx: Context,
+        *,
+        idempotency_key: str | None,
+        fingerprint: str,
+        operation: Callable[[Session, Principal], Any],
+        authorize: Callable[[Principal], None] | None = None,
+        success_status: int = 201,
+    ) -> idempotency.StoredAnswer:
+        """Authenticate, then run `operation` once per Idempotency-Key of this caller."""
+        key = idempotency.check_key(idempotency_key)
+
+        def work(session: Session) -> idempotency.StoredAnswer:
+            principal = caller.principal(session)
+            if authorize is not None:
+                authorize(principal)
+            return idempotency.run_once(
+                session,
+                scope=principal.scope,
+                key=key,
+                fp=fingerprint,
+                now=ctx.clock.now(),
+                success_status=success_status,
+                operation=lambda: operation(session, principal),
+            )
+
+        return await self.run(work)
+
 
 async def get_transaction(request: Request) -> Transaction:
     db: Database = request.app.state.db
@@ -126,9 +157,13 @@ async def get_transaction(request: Request) -> Transaction:
 WriteTransaction = Annotated[Transaction, Depends(get_transaction)]
 
 
-def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+def require_admin(principal: Principal) -> None:
     if not principal.is_admin:
         raise Forbidden("this needs an operator admin")
+
+
+def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    require_admin(principal)
     return principal
 
 

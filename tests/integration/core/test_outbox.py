@@ -17,19 +17,7 @@ from kuota.notify.worker import backoff, deliver_due
 from kuota.renewals import service as renewals
 from kuota.renewals.service import RenewalRequest
 
-from factories import make_card, make_subscriber, publish_demo_plans
-
-
-class FlakySender:
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.sent: list[str] = []
-
-    def send(self, *, channel: str, recipient: str, subject: str, body: str) -> None:
-        if self.failures > 0:
-            self.failures -= 1
-            raise ConnectionError("gateway down")
-        self.sent.append(recipient)
+from factories import FlakySender, make_card, make_subscriber, publish_demo_plans
 
 
 def make_due(db: Database) -> None:

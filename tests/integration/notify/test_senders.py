@@ -26,7 +26,7 @@ from kuota.notify.worker import deliver_due
 from kuota.renewals import service as renewals
 from kuota.renewals.service import RenewalRequest
 
-from factories import make_card, make_subscriber, publish_demo_plans
+from factories import FlakySender, make_card, make_subscriber, publish_demo_plans
 from http_helpers import free_port
 
 
@@ -123,7 +123,7 @@ def test_worker_delivers_a_renewal_confirmation_by_smtp(
         msisdn = make_card(s, ctx, user, balance=100_000)
     with db.unit_of_work() as s:
         renewals.renew(s, ctx, user, RenewalRequest(msisdn, "DATA-1GB-7D", "balance"))
-    sms = RecordingSms()
+    sms = FlakySender()
     stats = deliver_due(db, {"email": sender_for(port), "sms": sms}, max_attempts=3)
     assert stats.sent == 2
     [(_, rcpt, message)] = inbox.messages
@@ -132,14 +132,6 @@ def test_worker_delivers_a_renewal_confirmation_by_smtp(
     with db.unit_of_work(write=False) as s:
         statuses = set(s.execute(select(OutboxMessage.status)).scalars())
     assert statuses == {OutboxStatus.SENT}
-
-
-class RecordingSms:
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    def send(self, *, channel: str, recipient: str, subject: str, body: str) -> None:
-        self.sent.append(recipient)
 
 
 class Gateway(BaseHTTPRequestHandler):

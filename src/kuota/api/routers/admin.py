@@ -4,7 +4,6 @@ from datetime import datetime
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
-from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from kuota.api.answers import json_response, stored_response
@@ -15,6 +14,7 @@ from kuota.api.deps import (
     OperatorAdmin,
     SessionDep,
     WriteTransaction,
+    require_admin,
 )
 from kuota.api.routers.plans import PlanOut, plan_view
 from kuota.cards import admin
@@ -22,7 +22,6 @@ from kuota.catalog import promotions
 from kuota.catalog import service as catalog
 from kuota.catalog.models import PlanVersion
 from kuota.core import audit, idempotency
-from kuota.core.errors import Forbidden
 from kuota.core.money import Money
 from kuota.renewals.schemas import MoneyOut
 
@@ -61,29 +60,20 @@ async def adjust_balance(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Credit (or, negative, debit) a card's main balance. Operator admins only; audited."""
-    key = idempotency.check_key(idempotency_key)
     amount = Money(body.amount.amount, body.amount.currency.upper())
-    fingerprint = idempotency.fingerprint(
-        "POST", f"/admin/cards/{msisdn}/balance-adjustments", body.model_dump()
+    answer = await tx.exactly_once(
+        caller,
+        ctx,
+        idempotency_key=idempotency_key,
+        fingerprint=idempotency.fingerprint(
+            "POST", f"/admin/cards/{msisdn}/balance-adjustments", body.model_dump()
+        ),
+        authorize=require_admin,
+        operation=lambda session, principal: admin.adjust_balance(
+            session, ctx, principal, msisdn=msisdn, amount=amount, reason=body.reason
+        ),
     )
-
-    def adjust(session: Session) -> idempotency.StoredAnswer:
-        principal = caller.principal(session)
-        if not principal.is_admin:
-            raise Forbidden("this needs an operator admin")
-        return idempotency.run_once(
-            session,
-            scope=principal.scope,
-            key=key,
-            fp=fingerprint,
-            now=ctx.clock.now(),
-            success_status=201,
-            operation=lambda: admin.adjust_balance(
-                session, ctx, principal, msisdn=msisdn, amount=amount, reason=body.reason
-            ),
-        )
-
-    return stored_response(await tx.run(adjust))
+    return stored_response(answer)
 
 
 class PlanIn(BaseModel):

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from kuota.api.answers import json_response, stored_response
@@ -30,28 +29,20 @@ async def create_renewal(
 ) -> Response:
     """Renew a plan on a card. Replaying the same Idempotency-Key returns the first answer
     and moves nothing again."""
-    key = idempotency.check_key(idempotency_key)
     request = renewals.RenewalRequest(
         msisdn=body.msisdn,
         plan_code=body.plan_code,
         payment_method=body.payment_method,
         promo_code=body.promo_code,
     )
-    fingerprint = idempotency.fingerprint("POST", "/renewals", body.model_dump())
-
-    def renew(session: Session) -> idempotency.StoredAnswer:
-        principal = caller.principal(session)
-        return idempotency.run_once(
-            session,
-            scope=principal.scope,
-            key=key,
-            fp=fingerprint,
-            now=ctx.clock.now(),
-            success_status=201,
-            operation=lambda: renewals.renew(session, ctx, principal, request),
-        )
-
-    return stored_response(await tx.run(renew))
+    answer = await tx.exactly_once(
+        caller,
+        ctx,
+        idempotency_key=idempotency_key,
+        fingerprint=idempotency.fingerprint("POST", "/renewals", body.model_dump()),
+        operation=lambda session, principal: renewals.renew(session, ctx, principal, request),
+    )
+    return stored_response(answer)
 
 
 @router.get("/{renewal_id}", response_model=RenewalOut)
