@@ -149,3 +149,21 @@ def redeem(session: Session, *, promotion_id: int, card_id: int, code: str) -> N
     session.execute(
         insert(PromotionCardUse).values(promotion_id=promotion_id, card_id=card_id, uses=1)
     )
+
+
+def release(session: Session, *, promotion_id: int, card_id: int) -> None:
+    """Give back one redemption of a sale that was never paid."""
+    session.execute(
+        update(Promotion)
+        .where(Promotion.id == promotion_id, Promotion.redemptions > 0)
+        .values(redemptions=Promotion.redemptions - 1)
+    )
+    session.execute(
+        update(PromotionCardUse)
+        .where(
+            PromotionCardUse.promotion_id == promotion_id,
+            PromotionCardUse.card_id == card_id,
+            PromotionCardUse.uses > 0,
+        )
+        .values(uses=PromotionCardUse.uses - 1)
+    )

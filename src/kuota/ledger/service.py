@@ -26,6 +26,8 @@ HOUSE_ACCOUNTS: dict[str, tuple[str, int]] = {
     "balance_adjustments": ("expense", 1),
     "clearing": ("asset", 1),
     "retailer_deposits": ("asset", 1),
+    # Money taken for a sale that could not be delivered, owed back to the payer.
+    "refunds_payable": ("liability", -1),
 }
 
 

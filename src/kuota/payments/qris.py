@@ -178,7 +178,8 @@ def parse_tlv(payload: str) -> dict[str, str]:
 
 def parse_qris(payload: str) -> dict[str, str | dict[str, str]]:
     """The payload's fields, templates (26-51, 62, 64, 80-99) split into their own
-    sub-fields. Raises `InvalidQris` ("CRC mismatch") when the CRC is wrong or absent."""
+    sub-fields. Raises `InvalidQris` ("CRC mismatch: ...") when the CRC is wrong, and
+    for a payload that has no CRC or cannot be read."""
     if not _PRINTABLE_ASCII.fullmatch(payload):
         raise InvalidQris("QRIS payload may contain printable ASCII characters only")
     top = parse_tlv(payload)

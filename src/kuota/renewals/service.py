@@ -8,7 +8,7 @@ first read, so purchases for one card are serialised everywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -92,6 +92,8 @@ def renew(
     request: RenewalRequest,
     *,
     gateway_methods: frozenset[str] = frozenset(),
+    gateway_name: str = "gateway",
+    payment_ttl: timedelta = timedelta(minutes=15),
 ) -> dict[str, Any]:
     """Sell one plan to one card. Paid from the main balance it is fulfilled at once;
     through a gateway it waits, `pending_payment`, for `fulfil_paid`."""
@@ -141,7 +143,7 @@ def renew(
         provider = "balance"
     else:
         payment_status = PaymentStatus.PENDING
-        provider = "gateway"
+        provider = gateway_name
     payment_id = payments.record_payment(
         session,
         card_id=card.id,
@@ -150,6 +152,8 @@ def renew(
         amount=priced.total,
         status=payment_status,
         now=now,
+        expires_at=None if paid_now else now + payment_ttl,
+        actor=f"{principal.scope}:{principal.name}",
     )
     values: dict[str, Any] = {
         "id": renewal_id,
@@ -189,9 +193,11 @@ def renew(
     payment = {
         "id": payment_id,
         "method": request.payment_method,
+        "provider": provider,
         "status": payment_status,
         "amount": priced.total.as_json(),
         "next_action": None,
+        "expires_at": None if paid_now else now + payment_ttl,
     }
     return renewal_view(renewal, card, plan, payment, package, terms.code if terms else None)
 
@@ -323,26 +329,29 @@ def _queue_confirmations(
     outbox.enqueue_many(session, recipients, subject=subject, body=body, now=now)
 
 
-def fulfil_paid(
-    session: Session, ctx: Context, *, payment_id: str, provider_reference: str | None
-) -> dict[str, Any] | None:
-    """A gateway payment succeeded: fulfil its renewal, exactly once.
+class CannotFulfil(Conflict):
+    """Paid, but the sale cannot be delivered any more: the money goes back."""
 
-    Returns the renewal's view, or None when this payment was already handled
-    (a duplicate or late notification changes nothing)."""
+
+def fulfil_paid(session: Session, ctx: Context, payment: Payment) -> dict[str, Any]:
+    """A gateway payment has just moved to succeeded: book it and fulfil its renewal.
+
+    The caller moved the payment in this transaction, by a conditional update only one
+    caller wins, so this runs once per payment. Raises `CannotFulfil` when the card was
+    terminated or the renewal is no longer waiting; the caller then refunds."""
     now = ctx.clock.now()
     renewal = session.execute(
-        select(Renewal).where(Renewal.payment_id == payment_id)
+        select(Renewal).where(Renewal.payment_id == payment.id)
     ).scalar_one_or_none()
     if renewal is None:
-        raise NotFound(f"no renewal is waiting for payment {payment_id}")
+        raise CannotFulfil(f"no renewal is waiting for payment {payment.id}")
     card = session.execute(
         select(Card).where(Card.id == renewal.card_id).with_for_update()
     ).scalar_one()
-    if not payments.mark_succeeded(
-        session, payment_id=payment_id, provider_reference=provider_reference, now=now
-    ):
-        return None
+    if card.status == CardStatus.TERMINATED:
+        raise CannotFulfil(f"card {card.msisdn} was terminated before the payment arrived")
+    if renewal.status == RenewalStatus.FULFILLED:
+        raise CannotFulfil(f"renewal {renewal.id} was already fulfilled")
     plan = session.execute(
         select(PlanVersion).where(PlanVersion.id == renewal.plan_version_id)
     ).scalar_one()
@@ -350,7 +359,7 @@ def fulfil_paid(
     currency = renewal.currency
     postings = [
         Posting(
-            ledger.house_account_id(session, ctx, "clearing:gateway", currency),
+            ledger.house_account_id(session, ctx, f"clearing:{payment.provider}", currency),
             total.amount,
             currency,
         ),
@@ -368,6 +377,19 @@ def fulfil_paid(
                 currency,
             )
         )
+    if renewal.status == RenewalStatus.FAILED:
+        # Paid after we had given up on it (success after expiry): it is sold after all.
+        session.execute(
+            update(Renewal)
+            .where(Renewal.id == renewal.id)
+            .values(status=RenewalStatus.PENDING_PAYMENT, failure_reason=None)
+            .execution_options(synchronize_session=False)
+        )
+        renewal.status = RenewalStatus.PENDING_PAYMENT
+        if renewal.promotion_id is not None:
+            catalog.redeem(
+                session, promotion_id=renewal.promotion_id, card_id=card.id, code="(late payment)"
+            )
     ledger.post(
         session,
         kind="renewal",
@@ -378,15 +400,31 @@ def fulfil_paid(
         now=now,
     )
     package = _fulfil(session, ctx, renewal, card, plan, now)
-    payment = session.execute(select(Payment).where(Payment.id == payment_id)).scalar_one()
     return renewal_view(
         renewal,
         card,
         plan,
-        _payment_view(payment),
+        payments.payment_view(payment),
         package,
         _promo_code(session, renewal.promotion_id),
     )
+
+
+def fail_unpaid(session: Session, payment: Payment, reason: str) -> None:
+    """The payment failed or expired: the renewal fails and gives its promotion use back."""
+    renewal = session.execute(
+        select(Renewal).where(Renewal.payment_id == payment.id)
+    ).scalar_one_or_none()
+    if renewal is None or renewal.status != RenewalStatus.PENDING_PAYMENT:
+        return
+    session.execute(
+        update(Renewal)
+        .where(Renewal.id == renewal.id, Renewal.status == RenewalStatus.PENDING_PAYMENT)
+        .values(status=RenewalStatus.FAILED, failure_reason=reason[:240])
+        .execution_options(synchronize_session=False)
+    )
+    if renewal.promotion_id is not None:
+        catalog.release(session, promotion_id=renewal.promotion_id, card_id=renewal.card_id)
 
 
 def get_renewal(session: Session, principal: Principal, renewal_id: str) -> dict[str, Any]:
@@ -409,7 +447,7 @@ def get_renewal(session: Session, principal: Principal, renewal_id: str) -> dict
         renewal,
         card,
         plan,
-        _payment_view(payment),
+        payments.payment_view(payment),
         package,
         _promo_code(session, renewal.promotion_id),
     )
@@ -448,7 +486,7 @@ def history(
             r.Renewal,
             card,
             r.PlanVersion,
-            _payment_view(r.Payment),
+            payments.payment_view(r.Payment),
             packages.get(r.Renewal.package_id or -1),
             r.code,
         )
@@ -460,16 +498,6 @@ def _promo_code(session: Session, promotion_id: int | None) -> str | None:
     if promotion_id is None:
         return None
     return session.execute(select(Promotion.code).where(Promotion.id == promotion_id)).scalar_one()
-
-
-def _payment_view(payment: Payment) -> dict[str, Any]:
-    return {
-        "id": payment.id,
-        "method": payment.method,
-        "status": payment.status,
-        "amount": {"amount": payment.amount, "currency": payment.currency},
-        "next_action": None,
-    }
 
 
 def renewal_view(

@@ -43,6 +43,7 @@ def test_opening_house_accounts_twice_creates_each_once(db: Database, ctx: Conte
         assert list(codes) == [
             "house:balance_adjustments:IDR",
             "house:promotion_expense:IDR",
+            "house:refunds_payable:IDR",
             "house:retailer_deposits:IDR",
             "house:revenue:IDR",
         ]

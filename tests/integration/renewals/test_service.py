@@ -26,6 +26,8 @@ from kuota.core.errors import (
 from kuota.core.principal import Principal
 from kuota.ledger import service as ledger
 from kuota.notify.models import OutboxMessage
+from kuota.payments.gateway import GatewayEvent, GatewayStatus
+from kuota.payments.settlement import settle
 from kuota.renewals import service as renewals
 from kuota.renewals.service import RenewalRequest
 from kuota.usage.models import Package
@@ -304,12 +306,14 @@ def test_gateway_payment_is_fulfilled_exactly_once_when_it_completes(
     pending = renew(db, ctx, user, msisdn, method="qris", gateway_methods=frozenset({"qris"}))
     assert pending["status"] == "pending_payment" and pending["package"] is None
     payment_id = pending["payment"]["id"]  # type: ignore[index]
+    paid = GatewayEvent(
+        order_id=payment_id, status=GatewayStatus.SUCCEEDED, provider_reference="gw-1"
+    )
     with db.unit_of_work() as s:
-        done = renewals.fulfil_paid(s, ctx, payment_id=payment_id, provider_reference="gw-1")
+        done = settle(s, ctx, paid, actor="test")
     with db.unit_of_work() as s:
-        again = renewals.fulfil_paid(s, ctx, payment_id=payment_id, provider_reference="gw-1")
-    assert done is not None and done["status"] == "fulfilled"
-    assert again is None
+        again = settle(s, ctx, paid, actor="test")
+    assert done.action == "fulfilled" and again.action == "unchanged"
     assert len(packages(db, msisdn)) == 1
     assert balance(db, msisdn) == rupiah(200_000).amount  # paid by the gateway, not the balance
     with db.unit_of_work(write=False) as s:
