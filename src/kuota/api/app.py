@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from kuota import __version__
 from kuota.api import errors
-from kuota.api.routers import admin, auth, cards, plans, renewals, testing
+from kuota.api.routers import admin, auth, cards, payments, plans, renewals, testing
 from kuota.core.clock import Clock, SystemClock
 from kuota.core.clock_store import SharedBusinessClock
 from kuota.core.config import Settings, ensure_secret_key
@@ -17,10 +17,17 @@ from kuota.core.context import Context
 from kuota.core.db import Database
 from kuota.core.logging import configure_logging
 from kuota.ledger import service as ledger
+from kuota.payments import providers
+from kuota.payments.providers import Gateways
+from kuota.web import sandbox as sandbox_pages
 
 
 def create_app(
-    settings: Settings, *, db: Database | None = None, clock: Clock | None = None
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    clock: Clock | None = None,
+    gateways: Gateways | None = None,
 ) -> FastAPI:
     settings = ensure_secret_key(settings)
     configure_logging()
@@ -39,17 +46,26 @@ def create_app(
     )
     app.state.db = database
     app.state.write_gate = asyncio.Lock()
+    app.state.gateways = gateways or providers.configure(settings, database)
     app.state.context = Context(settings=settings, clock=clock)
     errors.install(app)
     with database.unit_of_work() as session:
         ledger.open_house_accounts(session, app.state.context)
 
     api = APIRouter(prefix="/api/v1")
-    for router in (auth.router, plans.router, cards.router, renewals.router, admin.router):
+    for router in (
+        auth.router,
+        plans.router,
+        cards.router,
+        renewals.router,
+        payments.router,
+        admin.router,
+    ):
         api.include_router(router)
     if settings.is_demo:
         api.include_router(testing.router)
     app.include_router(api)
+    app.include_router(sandbox_pages.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:

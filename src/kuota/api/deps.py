@@ -17,6 +17,7 @@ from kuota.core.context import Context
 from kuota.core.db import Database
 from kuota.core.errors import Forbidden, Unauthenticated
 from kuota.core.principal import Principal
+from kuota.payments.providers import Gateways
 
 T = TypeVar("T")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -170,3 +171,8 @@ def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Princi
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 OperatorAdmin = Annotated[Principal, Depends(get_admin)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+def get_gateways(request: Request) -> Gateways:
+    gateways: Gateways = request.app.state.gateways
+    return gateways

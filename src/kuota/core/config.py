@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     sms_gateway_password: str = ""
     sms_sender: str = "kuota"
 
+    # Payments through a gateway: "sandbox" (the default in demo mode), "midtrans", or
+    # empty for none (only the main balance then).
+    payment_gateway: Literal["", "sandbox", "midtrans"] = ""
+    payment_ttl_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+    sandbox_webhook_secret: str = ""
+    midtrans_server_key: str = ""
+    midtrans_base_url: str = "https://api.sandbox.midtrans.com"
+
     @field_validator("rate_limits", mode="before")
     @classmethod
     def _on_off(cls, value: object) -> object:

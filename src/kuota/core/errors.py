@@ -102,3 +102,17 @@ class LedgerImbalance(KuotaError):
     status = 500
     slug = "ledger-imbalance"
     title = "Ledger entry does not balance"
+
+
+class WebhookRejected(KuotaError):
+    status = 401
+    slug = "webhook-rejected"
+    title = "Webhook rejected"
+
+
+class GatewayBusy(KuotaError):
+    """The gateway did not answer: the caller (often the gateway itself) should retry."""
+
+    status = 503
+    slug = "gateway-unavailable"
+    title = "Payment gateway unavailable"

@@ -130,3 +130,13 @@ def run_once(
         {"w_scope": scope, "w_key": key, "status": status, "body": body.decode()},
     )
     return StoredAnswer(status, body, replayed=False)
+
+
+def replace_answer(session: Session, *, scope: str, key: str, status: int, body: bytes) -> None:
+    """Store a later, fuller answer for a key: a gateway checkout's next step is known only
+    after the sale committed, and a retry of the same request must see it too."""
+    run(
+        session,
+        _STORE_ANSWER,
+        {"w_scope": scope, "w_key": key, "status": status, "body": body.decode()},
+    )

@@ -24,6 +24,33 @@ _TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "收据号 {receipt_no}，验证：{verify_url}",
         ),
     },
+    "payment_refunded": {
+        "id": (
+            "Dana dikembalikan",
+            "Pembayaran {amount} ({payment_id}) tidak dapat diproses dan telah dikembalikan "
+            "ke metode pembayaran Anda. Ref {reference}.",
+        ),
+        "en": (
+            "Payment refunded",
+            "Your payment of {amount} ({payment_id}) could not be processed and has been "
+            "refunded to your payment method. Ref {reference}.",
+        ),
+        "zh": (
+            "款项已退还",
+            "您的付款 {amount}（{payment_id}）无法处理，已退还至您的付款方式。参考号 {reference}。",
+        ),
+    },
+    "top_up_credited": {
+        "id": (
+            "Isi saldo berhasil",
+            "Saldo utama {msisdn} bertambah {amount}. Saldo kini {balance}.",
+        ),
+        "en": (
+            "Top-up received",
+            "The main balance of {msisdn} grew by {amount}. It is now {balance}.",
+        ),
+        "zh": ("充值成功", "{msisdn} 的主余额增加 {amount}，当前余额 {balance}。"),
+    },
     "balance_adjusted": {
         "id": ("Saldo diperbarui", "Saldo utama {msisdn} berubah {amount}. Saldo kini {balance}."),
         "en": (

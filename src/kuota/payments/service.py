@@ -12,10 +12,20 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from kuota.core.db import run, table_of
+from kuota.cards import service as cards
+from kuota.cards.models import Card
+from kuota.core.db import insert_for, run, table_of
+from kuota.core.errors import NotFound
 from kuota.core.ids import new_id
 from kuota.core.money import Money
-from kuota.payments.models import Payment, PaymentEvent, PaymentPurpose, PaymentStatus
+from kuota.core.principal import Principal
+from kuota.payments.models import (
+    Payment,
+    PaymentEvent,
+    PaymentPurpose,
+    PaymentStatus,
+    WebhookReceipt,
+)
 from kuota.payments.rules import can_move
 
 _NEW_PAYMENT = insert(table_of(Payment))
@@ -237,3 +247,44 @@ def mark_refund_due(session: Session, payment: Payment, *, reason: str, now: dat
     )
     payment.refund_due = True
     note(session, payment, actor="kuota", detail={"refund_due": reason}, now=now)
+
+
+def refund_settled(session: Session, payment: Payment, *, reference: str, now: datetime) -> None:
+    session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id)
+        .values(refund_due=False, refund_reference=reference, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    payment.refund_due = False
+    payment.refund_reference = reference
+
+
+def webhook_seen(session: Session, provider: str, event_id: str) -> bool:
+    return (
+        session.execute(
+            select(WebhookReceipt.event_id).where(
+                WebhookReceipt.provider == provider, WebhookReceipt.event_id == event_id
+            )
+        ).first()
+        is not None
+    )
+
+
+def claim_webhook(session: Session, provider: str, event_id: str, now: datetime) -> bool:
+    """Remember a notification id; False when it was already acted on."""
+    claim = insert_for(session.get_bind().dialect.name)(WebhookReceipt)
+    inserted = session.execute(
+        claim.values(provider=provider, event_id=event_id, received_at=now)
+        .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+        .returning(WebhookReceipt.event_id)
+    ).first()
+    return inserted is not None
+
+
+def view_for(session: Session, principal: Principal, payment_id: str) -> dict[str, Any]:
+    payment = session.get(Payment, payment_id)
+    card = session.get(Card, payment.card_id) if payment is not None else None
+    if payment is None or card is None or not cards.sees_in_full(principal, card):
+        raise NotFound(f"no payment {payment_id} that you may see")
+    return payment_view(payment)

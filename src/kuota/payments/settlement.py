@@ -14,13 +14,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kuota.auth.models import User
 from kuota.cards.models import Card
 from kuota.core.context import Context
+from kuota.core.errors import Conflict
 from kuota.core.money import Money
 from kuota.ledger import service as ledger
 from kuota.ledger.rules import Posting
 from kuota.notify import service as outbox
+from kuota.notify.templates import render
 from kuota.payments import service as payments
+from kuota.payments import topups
 from kuota.payments.gateway import GatewayEvent, GatewayStatus, RefundResult
 from kuota.payments.models import Payment, PaymentPurpose, PaymentStatus
 from kuota.payments.rules import decide
@@ -78,26 +82,30 @@ def settle(session: Session, ctx: Context, said: GatewayEvent, *, actor: str) ->
     if decision.to in (PaymentStatus.FAILED, PaymentStatus.EXPIRED):
         if payment.purpose == PaymentPurpose.RENEWAL:
             renewals.fail_unpaid(session, payment, f"payment {decision.to}")
+        else:
+            topups.fail_unpaid(session, payment)
         return Outcome(payment.id, payment.status, str(decision.to))
     if decision.to is PaymentStatus.REFUNDED:
-        # A refund kuota did not ask for (made in the gateway's dashboard).
-        _book_refund(session, ctx, payment, payable=False)
+        if payment.refund_due:  # ours: the gateway's word overtook the refund call's answer
+            _refund_completed(session, ctx, payment, said.provider_reference or "")
+        else:  # a refund kuota did not ask for (made in the gateway's dashboard)
+            _book_refund(session, ctx, payment, payable=False)
         return Outcome(payment.id, payment.status, "refunded")
     return Outcome(payment.id, payment.status, "unchanged")
 
 
 def _paid(session: Session, ctx: Context, payment: Payment, *, mismatch: bool) -> Outcome:
-    if not mismatch and payment.purpose == PaymentPurpose.RENEWAL:
+    reason = "the amount paid differs from the amount asked"
+    if not mismatch:
         try:
             with session.begin_nested():
-                renewals.fulfil_paid(session, ctx, payment)
+                if payment.purpose == PaymentPurpose.RENEWAL:
+                    renewals.fulfil_paid(session, ctx, payment)
+                else:
+                    topups.credit_paid(session, ctx, payment)
             return Outcome(payment.id, payment.status, "fulfilled")
-        except renewals.CannotFulfil as exc:
+        except Conflict as exc:  # CannotFulfil, a terminated card, already credited
             reason = exc.detail
-    else:
-        reason = (
-            "the amount paid differs from the amount asked" if mismatch else "nothing to fulfil"
-        )
     # Paid, but it cannot be delivered: hold the money as owed and refund it.
     currency = payment.currency
     ledger.post(
@@ -137,24 +145,33 @@ def refunded(session: Session, ctx: Context, payment_id: str, result: RefundResu
         actor=f"gateway:{payment.provider}:refund",
         detail={"refund_reference": result.refund_reference},
         now=now,
-        refund_due=False,
-        refund_reference=result.refund_reference,
     )
+    _refund_completed(session, ctx, payment, result.refund_reference)
+    return Outcome(payment.id, payment.status, "refunded")
+
+
+def _refund_completed(session: Session, ctx: Context, payment: Payment, reference: str) -> None:
+    """A refund kuota asked for is done: settle what was owed and tell the payer."""
+    now = ctx.clock.now()
+    payments.refund_settled(session, payment, reference=reference, now=now)
     _book_refund(session, ctx, payment, payable=True)
     msisdn = session.execute(select(Card.msisdn).where(Card.id == payment.card_id)).scalar_one()
     amount = Money(payment.amount, payment.currency).format()
-    outbox.enqueue(
-        session,
-        channel="sms",
-        recipient=msisdn,
-        subject="Dana dikembalikan",
-        body=(
-            f"Pembayaran {amount} ({payment.id}) tidak dapat diproses dan telah dikembalikan "
-            f"ke metode pembayaran Anda. Ref {result.refund_reference}."
-        ),
-        now=now,
+    subject, body = render(
+        "payment_refunded",
+        _locale_of_card_owner(session, payment.card_id),
+        amount=amount,
+        payment_id=payment.id,
+        reference=reference,
     )
-    return Outcome(payment.id, payment.status, "refunded")
+    outbox.enqueue(session, channel="sms", recipient=msisdn, subject=subject, body=body, now=now)
+
+
+def _locale_of_card_owner(session: Session, card_id: int) -> str:
+    locale = session.execute(
+        select(User.locale).join(Card, Card.owner_user_id == User.id).where(Card.id == card_id)
+    ).scalar_one_or_none()
+    return locale or "id"
 
 
 def _book_refund(session: Session, ctx: Context, payment: Payment, *, payable: bool) -> None:

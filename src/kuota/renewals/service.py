@@ -427,13 +427,27 @@ def fail_unpaid(session: Session, payment: Payment, reason: str) -> None:
         catalog.release(session, promotion_id=renewal.promotion_id, card_id=renewal.card_id)
 
 
+def view_for_payment(session: Session, payment_id: str) -> dict[str, Any]:
+    """The renewal a payment pays for, as its buyer sees it."""
+    renewal_id = session.execute(
+        select(Renewal.id).where(Renewal.payment_id == payment_id)
+    ).scalar_one()
+    return _view(session, renewal_id)
+
+
 def get_renewal(session: Session, principal: Principal, renewal_id: str) -> dict[str, Any]:
-    renewal = session.execute(select(Renewal).where(Renewal.id == renewal_id)).scalar_one_or_none()
-    if renewal is None:
+    card_id = session.execute(
+        select(Renewal.card_id).where(Renewal.id == renewal_id)
+    ).scalar_one_or_none()
+    card = session.get(Card, card_id) if card_id is not None else None
+    if card is None or not cards.sees_in_full(principal, card):
         raise NotFound(f"no renewal {renewal_id} that you may see")
+    return _view(session, renewal_id)
+
+
+def _view(session: Session, renewal_id: str) -> dict[str, Any]:
+    renewal = session.execute(select(Renewal).where(Renewal.id == renewal_id)).scalar_one()
     card = session.execute(select(Card).where(Card.id == renewal.card_id)).scalar_one()
-    if not cards.sees_in_full(principal, card):
-        raise NotFound(f"no renewal {renewal_id} that you may see")
     plan = session.execute(
         select(PlanVersion).where(PlanVersion.id == renewal.plan_version_id)
     ).scalar_one()

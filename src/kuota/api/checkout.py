@@ -1,0 +1,68 @@
+"""Finishing a sale that pays through a gateway: after the sale commits, open the order
+at the gateway (no transaction open), then record its answer and keep it as the answer
+to the request's Idempotency-Key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from kuota.api.deps import Credentials, Transaction
+from kuota.core import idempotency
+from kuota.core.context import Context
+from kuota.core.money import Money
+from kuota.payments import checkout
+from kuota.payments.gateway import CheckoutRequest
+from kuota.payments.models import PaymentStatus
+from kuota.payments.providers import Gateways
+
+
+async def open_at_gateway(
+    answer: idempotency.StoredAnswer,
+    *,
+    tx: Transaction,
+    ctx: Context,
+    gateways: Gateways,
+    caller: Credentials,
+    idempotency_key: str | None,
+    description: Callable[[dict[str, Any]], str],
+    view_for_payment: Callable[[Session, str], dict[str, Any]],
+) -> idempotency.StoredAnswer:
+    """Returns the answer to send: the first one, or a fuller one with the payer's next step."""
+    if answer.replayed or answer.status_code != 201:
+        return answer
+    view = orjson.loads(answer.body)
+    payment = view["payment"]
+    gateway = gateways.named(payment.get("provider", ""))
+    if payment["status"] != PaymentStatus.PENDING or gateway is None:
+        return answer
+    request = CheckoutRequest(
+        order_id=payment["id"],
+        method=payment["method"],
+        amount=_money(payment["amount"]),
+        description=description(view),
+        return_url=f"{ctx.settings.public_url}/payments/{payment['id']}/return",
+        customer_msisdn=view.get("msisdn"),
+        expires_in_seconds=ctx.settings.payment_ttl_seconds,
+    )
+    outcome = await run_in_threadpool(checkout.call_gateway, gateway, request)
+    key = idempotency.check_key(idempotency_key)
+
+    def record(session: Session) -> idempotency.StoredAnswer:
+        checkout.record_outcome(session, ctx, payment["id"], outcome)
+        body = orjson.dumps(
+            view_for_payment(session, payment["id"]), option=idempotency.JSON_OPTIONS
+        )
+        scope = caller.principal(session).scope
+        idempotency.replace_answer(session, scope=scope, key=key, status=201, body=body)
+        return idempotency.StoredAnswer(201, body, replayed=False)
+
+    return await tx.run(record)
+
+
+def _money(raw: dict[str, Any]) -> Money:
+    return Money(int(raw["amount"]), str(raw["currency"]))
