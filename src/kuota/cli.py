@@ -32,10 +32,25 @@ def _upgrade(settings: Settings) -> None:
 
 
 def _start_worker(settings: Settings, db: Database, stop: threading.Event) -> threading.Thread:
+    """The outbox delivery loop and the payments loop, each in a thread of its own."""
+    from kuota.core.clock import SystemClock
+    from kuota.core.clock_store import SharedBusinessClock
     from kuota.notify.delivery import senders_for
     from kuota.notify.worker import run_forever
+    from kuota.payments import jobs, providers
 
     senders = senders_for(settings, db)
+    clock = SharedBusinessClock(db) if settings.is_demo else SystemClock()
+    ctx = Context(settings=settings, clock=clock)
+    gateways = providers.configure(settings, db)
+    payments_thread = threading.Thread(
+        target=jobs.run_forever,
+        name="kuota-payments",
+        daemon=True,
+        args=(db, ctx, gateways),
+        kwargs={"stop": stop},
+    )
+    payments_thread.start()
     thread = threading.Thread(
         target=run_forever,
         name="kuota-worker",

@@ -7,7 +7,10 @@ one, like a request does. Run by `kuota worker` (and the demo) every few seconds
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
+
+import httpx
 
 from kuota.core.context import Context
 from kuota.core.db import Database
@@ -22,6 +25,7 @@ from kuota.payments.gateway import (
 )
 from kuota.payments.models import Payment, PaymentStatus
 from kuota.payments.providers import Gateways
+from kuota.payments.sandbox import SandboxGateway
 
 log = logging.getLogger("kuota.payments")
 
@@ -124,3 +128,35 @@ def refund_owed_payments(
             settlement.refunded(session, ctx, payment_id, result)
         stats.refunded += 1
     return stats
+
+
+def run_forever(
+    db: Database,
+    ctx: Context,
+    gateways: Gateways,
+    *,
+    stop: threading.Event,
+    interval_seconds: float = 2.0,
+) -> None:
+    """The payments loop of `kuota worker`: open payments, refunds, and (with the sandbox
+    gateway) the sandbox's own webhook deliveries to this installation."""
+    sandbox = gateways.named("sandbox")
+    client = httpx.Client(timeout=10)
+
+    def post(url: str, headers: dict[str, str], body: bytes) -> int:
+        return client.post(url, headers=headers, content=body).status_code
+
+    log.info("payments worker started")
+    try:
+        while not stop.is_set():
+            try:
+                check_open_payments(db, ctx, gateways)
+                refund_owed_payments(db, ctx, gateways)
+                if isinstance(sandbox, SandboxGateway):
+                    sandbox.deliver_due(post)
+            except Exception:
+                log.exception("payments pass failed; retrying")
+            stop.wait(interval_seconds)
+    finally:
+        client.close()
+    log.info("payments worker stopped")
