@@ -184,5 +184,61 @@ def ledger_check() -> None:
     console.print("[green]ledger clean[/green]")
 
 
+@app.command()
+def reconcile(
+    report: Annotated[Path, typer.Argument(help="the gateway's settlement report (CSV)")],
+    out: Annotated[Path, typer.Option(help="where to write the differences")] = Path(
+        "reconciliation.csv"
+    ),
+    provider: Annotated[str, typer.Option(help="the gateway the report is from")] = "sandbox",
+) -> None:
+    """Match a gateway's settlement report against kuota's payments; write every difference
+    (missing on either side, amount or status mismatch) as CSV. Exit 1 when any."""
+    from collections import Counter
+    from datetime import UTC, datetime, time, timedelta
+
+    from kuota.core.errors import InvalidInput
+    from kuota.payments import reconcile as matching
+    from kuota.payments import service as payments
+
+    try:
+        lines = matching.parse_settlement_csv(report.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        console.print(f"[red]cannot read {report}: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    except InvalidInput as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(2) from exc
+    if not lines:
+        console.print("the report has no lines: nothing to match")
+    days = sorted({line.settled_at.date() for line in lines})
+    since = datetime.combine(days[0], time(0), tzinfo=UTC) if days else datetime.now(UTC)
+    until = (datetime.combine(days[-1], time(0), tzinfo=UTC) if days else since) + timedelta(days=1)
+    settings = Settings()
+    database = Database(settings.database_url, pool_size=1)
+    with database.unit_of_work(write=False) as session:
+        known = payments.for_reconciliation(
+            session,
+            provider=provider,
+            order_ids={line.order_id for line in lines},
+            since=since,
+            until=until,
+        )
+    database.dispose()
+    differences = matching.reconcile(lines, known)
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        matching.write_differences_csv(differences, handle)
+    counts = Counter(d.kind.value for d in differences)
+    console.print(
+        f"matched {len(lines)} report lines against {len(known)} payments "
+        f"({since:%Y-%m-%d} to {until - timedelta(days=1):%Y-%m-%d}); "
+        f"{len(differences)} differences written to {out}"
+    )
+    for kind, count in sorted(counts.items()):
+        console.print(f"  {kind}: {count}")
+    if differences:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()

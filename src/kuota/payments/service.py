@@ -26,6 +26,7 @@ from kuota.payments.models import (
     PaymentStatus,
     WebhookReceipt,
 )
+from kuota.payments.reconcile import KuotaPayment
 from kuota.payments.rules import can_move
 
 _NEW_PAYMENT = insert(table_of(Payment))
@@ -288,3 +289,29 @@ def view_for(session: Session, principal: Principal, payment_id: str) -> dict[st
     if payment is None or card is None or not cards.sees_in_full(principal, card):
         raise NotFound(f"no payment {payment_id} that you may see")
     return payment_view(payment)
+
+
+def for_reconciliation(
+    session: Session, *, provider: str, order_ids: set[str], since: datetime, until: datetime
+) -> list[KuotaPayment]:
+    """The payments a settlement report should account for: every order it names, and
+    every payment of that gateway that took money in the report's period."""
+    named = select(Payment).where(Payment.id.in_(order_ids)) if order_ids else None
+    period = select(Payment).where(
+        Payment.provider == provider,
+        Payment.status.in_([PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED]),
+        Payment.updated_at >= since,
+        Payment.updated_at < until,
+    )
+    found: dict[str, Payment] = {p.id: p for p in session.execute(period).scalars()}
+    if named is not None:
+        found.update({p.id: p for p in session.execute(named).scalars()})
+    return [
+        KuotaPayment(
+            payment_id=p.id,
+            provider_reference=p.provider_reference,
+            amount=Money(p.amount, p.currency),
+            status=p.status,
+        )
+        for p in sorted(found.values(), key=lambda p: p.id)
+    ]

@@ -75,7 +75,9 @@ def settle(session: Session, ctx: Context, said: GatewayEvent, *, actor: str) ->
         detail=detail,
         now=now,
         provider_reference=payment.provider_reference or said.provider_reference,
-        next_check_at=None,
+        # Still open (an unknown payment the gateway turns out to know): asked again at
+        # its expiry; anything else is final, never asked about again.
+        next_check_at=payment.expires_at if decision.to is PaymentStatus.PENDING else None,
     )
     if decision.to is PaymentStatus.SUCCEEDED:
         return _paid(session, ctx, payment, mismatch="amount_mismatch" in detail)

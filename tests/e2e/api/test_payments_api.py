@@ -5,10 +5,15 @@ refunds and top-ups. Every test ends with `kuota ledger check` clean (the db fix
 
 from __future__ import annotations
 
+import csv
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -393,3 +398,74 @@ def test_ledger_balances_per_provider(shop: Shop) -> None:
     with shop.db.unit_of_work(write=False) as s:
         report = ledger.check_ledger(s)
     assert report.clean
+
+
+def test_reconcile_finds_exactly_the_planted_differences(
+    shop: Shop, settings: Settings, tmp_path: Path
+) -> None:
+    shop.clock.set(real_now())  # the sandbox keeps real time; both sides on the same day
+    orders = []
+    for _ in range(6):
+        started = shop.renew("card")
+        orders.append(started["payment"]["id"])
+    for order in orders[:5]:
+        shop.payer(order, "approve")
+    shop.deliver()
+    shop.sandbox.payer_acts(orders[5], "approve")  # paid; kuota never heard: still pending
+    report = shop.sandbox.settlement_report(real_now().date())
+    header, *rows = report.strip().splitlines()
+    assert len(rows) == 6
+    by_order = {row.split(",")[0]: row for row in rows}
+    del by_order[orders[0]]  # kuota took money the gateway did not settle
+    fields = by_order[orders[1]].split(",")
+    fields[2] = "14000"  # the gateway settled another amount
+    by_order[orders[1]] = ",".join(fields)
+    stranger = by_order[orders[2]].replace(orders[2], "pay_stranger000000000000")
+    planted = [*by_order.values(), stranger, by_order[orders[3]]]  # and a duplicate line
+    path = tmp_path / "settlement.csv"
+    path.write_text("\n".join([header, *planted]) + "\n")
+    out = tmp_path / "differences.csv"
+    result = subprocess.run(
+        [sys.executable, "-m", "kuota", "reconcile", str(path), "--out", str(out)],
+        env={**os.environ, "KUOTA_DATABASE_URL": settings.database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    with out.open(newline="") as handle:
+        found = {(row["kind"], row["order_id"]) for row in csv.DictReader(handle)}
+    assert found == {
+        ("missing_at_gateway", orders[0]),
+        ("amount_mismatch", orders[1]),
+        ("missing_in_kuota", "pay_stranger000000000000"),
+        ("duplicate_in_report", orders[3]),
+        ("status_mismatch", orders[5]),
+    }
+    clean = tmp_path / "clean.csv"
+    clean.write_text(report)
+    # The payment kuota never heard of is settled by the reconciling job: then all agree.
+    shop.clock.advance(timedelta(minutes=16))
+    shop.check()
+    again = subprocess.run(
+        [sys.executable, "-m", "kuota", "reconcile", str(clean), "--out", str(tmp_path / "o.csv")],
+        env={**os.environ, "KUOTA_DATABASE_URL": settings.database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text(header + "\npay_x,sbx,15.000,IDR,settlement,2026-11-25T00:00:00Z\n")
+    refused = subprocess.run(
+        [sys.executable, "-m", "kuota", "reconcile", str(bad)],
+        env={**os.environ, "KUOTA_DATABASE_URL": settings.database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert refused.returncode == 2 and "line 2" in refused.stdout
