@@ -83,6 +83,21 @@ def publish_plan(
     return int(new_id)
 
 
+def withdraw_plan(session: Session, code: str) -> None:
+    """Take a plan off sale. Past sales keep their version; unpaid ones are not delivered."""
+    withdrawn = session.execute(
+        update(PlanVersion)
+        .where(PlanVersion.code == code, PlanVersion.is_current.is_(True))
+        .values(is_current=False)
+    )
+    if withdrawn.rowcount != 1:  # type: ignore[attr-defined]
+        raise InvalidInput(f"there is no plan {code!r} on sale", field="code")
+
+
+def is_on_sale(session: Session, code: str) -> bool:
+    return session.execute(_PLAN_ON_SALE, {"code": code}).first() is not None
+
+
 def promotion_by_code(session: Session, code: str) -> tuple[int, PromotionTerms]:
     promo = session.execute(
         select(Promotion).where(Promotion.code == code.strip().upper())

@@ -108,6 +108,10 @@ def _paid(session: Session, ctx: Context, payment: Payment, *, mismatch: bool) -
             return Outcome(payment.id, payment.status, "fulfilled")
         except Conflict as exc:  # CannotFulfil, a terminated card, already credited
             reason = exc.detail
+    if payment.purpose == PaymentPurpose.RENEWAL:
+        renewals.fail_unpaid(session, payment, f"paid but not deliverable ({reason}); refunded")
+    else:
+        topups.fail_unpaid(session, payment)
     # Paid, but it cannot be delivered: hold the money as owed and refund it.
     currency = payment.currency
     ledger.post(

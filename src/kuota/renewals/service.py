@@ -355,6 +355,8 @@ def fulfil_paid(session: Session, ctx: Context, payment: Payment) -> dict[str, A
     plan = session.execute(
         select(PlanVersion).where(PlanVersion.id == renewal.plan_version_id)
     ).scalar_one()
+    if not catalog.is_on_sale(session, plan.code):
+        raise CannotFulfil(f"plan {plan.code} was withdrawn before the payment arrived")
     total = Money(renewal.total, renewal.currency)
     currency = renewal.currency
     postings = [

@@ -3,6 +3,7 @@ page the payer's browser returns to after any checkout."""
 
 from __future__ import annotations
 
+from datetime import date
 from html import escape
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from kuota.core.errors import NotFound
+from kuota.core.errors import InvalidInput, NotFound
 from kuota.core.money import Money
 from kuota.payments.gateway import GatewayRefused
 from kuota.payments.models import Payment
@@ -115,3 +116,19 @@ async def payment_return(payment_id: str, request: Request) -> Response:
     }.get(status, status)
     body = f'<h1>{escape(amount)}</h1><p data-status="{escape(status)}">{escape(said)}</p>'
     return HTMLResponse(_PAGE.format(title="Payment", body=body))
+
+
+@router.get("/sandbox/settlements/{day}.csv")
+async def settlement_report(day: str, request: Request) -> Response:
+    """The sandbox gateway's daily settlement report (UTC day), for `kuota reconcile`."""
+    gateway = _sandbox(request)
+    try:
+        wanted = date.fromisoformat(day)
+    except ValueError as exc:
+        raise InvalidInput("the day is YYYY-MM-DD", field="day") from exc
+    text = await run_in_threadpool(gateway.settlement_report, wanted)
+    return Response(
+        text,
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="sandbox-settlement-{day}.csv"'},
+    )

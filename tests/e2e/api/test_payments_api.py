@@ -33,7 +33,7 @@ from kuota.ledger.models import Account, JournalLine
 from kuota.notify.models import OutboxMessage
 from kuota.payments import jobs, webhooks
 from kuota.payments.gateway import CheckoutRequest, GatewayStatus, NextAction
-from kuota.payments.models import Payment, PaymentEvent
+from kuota.payments.models import Payment, PaymentEvent, SandboxOrder
 from kuota.payments.providers import Gateways
 from kuota.payments.qris import parse_qris
 from kuota.payments.sandbox import SandboxGateway, SandboxSettings
@@ -226,6 +226,10 @@ def test_duplicate_deliveries_fulfil_once(shop: Shop) -> None:
     assert shop.deliver() == 4  # the payer's approval, and three copies of one more
     assert shop.renewal(started["id"])["status"] == "fulfilled"
     assert shop.packages() == 1 and shop.house_balance("clearing:sandbox") == 1_500_000
+    shop.sandbox.schedule_webhook(order, delay_seconds=60)  # a late one
+    assert shop.deliver() == 0
+    assert shop.sandbox.deliver_due(shop.post, now=real_now() + timedelta(seconds=61)) == 1
+    assert shop.packages() == 1
 
 
 def test_a_failure_after_a_success_changes_nothing(shop: Shop) -> None:
@@ -469,3 +473,33 @@ def test_reconcile_finds_exactly_the_planted_differences(
         cwd=tmp_path,
     )
     assert refused.returncode == 2 and "line 2" in refused.stdout
+
+
+def test_paid_for_a_withdrawn_plan_is_refunded(shop: Shop) -> None:
+    from kuota.catalog import service as catalog
+
+    started = shop.renew("card")
+    order = started["payment"]["id"]
+    with shop.db.unit_of_work() as s:
+        catalog.withdraw_plan(s, "DATA-1GB-7D")
+    shop.payer(order, "approve")
+    shop.deliver()
+    assert jobs.refund_owed_payments(shop.db, shop.ctx, shop.gateways).refunded == 1
+    with shop.db.unit_of_work(write=False) as s:
+        assert s.get_one(Payment, order).status == "refunded"
+        assert s.get_one(SandboxOrder, order).status == "refunded"
+    assert shop.packages() == 0 and shop.house_balance("refunds_payable") == 0
+    failed = shop.renewal(started["id"])
+    assert failed["status"] == "failed" and failed["payment"]["status"] == "refunded"
+
+
+def test_the_daily_settlement_report_is_served_as_a_file(shop: Shop) -> None:
+    started = shop.renew("card")
+    shop.payer(started["payment"]["id"], "approve")
+    day = real_now().date().isoformat()
+    report = shop.client.get(f"/sandbox/settlements/{day}.csv")
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/csv")
+    header, line = report.text.strip().splitlines()
+    assert header == "order_id,transaction_id,gross_amount,currency,status,settled_at"
+    assert line.startswith(f"{started['payment']['id']},sbx_") and ",15000,IDR,settlement," in line
+    assert shop.client.get("/sandbox/settlements/yesterday.csv").status_code == 422
