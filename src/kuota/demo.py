@@ -15,6 +15,7 @@ from kuota.core.security import hash_token
 from kuota.kiosks.models import Kiosk
 from kuota.ledger import service as ledger
 from kuota.retail.models import Retailer, Store
+from kuota.usage.models import NetworkElement, RadiusClient
 
 GB = 10**9
 
@@ -25,6 +26,8 @@ DEMO_LOGINS = [
     ("retailer staff (RTL-0001)", "toko-melati", "demo-retail-1"),
 ]
 DEMO_KIOSK = ("KSK-0001", "demo-kiosk-key-1")
+DEMO_NETWORK_KEY = "demo-network-key-1"
+DEMO_RADIUS_SECRET = "testing123"
 
 PLANS = [
     ("DATA-1GB-7D", "Data 1 GB / 7 hari", 15_000, 1 * GB, 7),
@@ -127,6 +130,20 @@ def load(session: Session, ctx: Context) -> None:
             created_at=now,
         )
     )
+    session.execute(
+        insert(NetworkElement).values(
+            name="demo packet gateway", key_hash=hash_token(DEMO_NETWORK_KEY), created_at=now
+        )
+    )
+    for address in ("127.0.0.1", "::1"):
+        session.execute(
+            insert(RadiusClient).values(
+                address=address,
+                name="demo access server",
+                secret=DEMO_RADIUS_SECRET,
+                created_at=now,
+            )
+        )
     for msisdn, owner, owner_name, rupiah, nik in (
         ("+6281100000001", user1, "Siti Rahayu", 200_000, "3171010101900001"),
         ("+6281100000002", user1, "Siti Rahayu", 0, None),

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     midtrans_server_key: str = ""
     midtrans_base_url: str = "https://api.sandbox.midtrans.com"
 
+    # The network side.
+    credit_control_slice_bytes: int = Field(default=100 * 10**6, gt=0)
+    radius_interim_interval: int = Field(default=300, ge=60)
+
     @field_validator("rate_limits", mode="before")
     @classmethod
     def _on_off(cls, value: object) -> object:
