@@ -9,7 +9,16 @@ from starlette.responses import Response
 
 from kuota import __version__
 from kuota.api import errors
-from kuota.api.routers import admin, auth, cards, payments, plans, renewals, testing
+from kuota.api.routers import (
+    admin,
+    auth,
+    cards,
+    network,
+    payments,
+    plans,
+    renewals,
+    testing,
+)
 from kuota.core.clock import Clock, SystemClock
 from kuota.core.clock_store import SharedBusinessClock
 from kuota.core.config import Settings, ensure_secret_key
@@ -59,6 +68,7 @@ def create_app(
         cards.router,
         renewals.router,
         payments.router,
+        network.router,
         admin.router,
     ):
         api.include_router(router)

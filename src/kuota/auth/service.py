@@ -14,6 +14,7 @@ from kuota.core.errors import InvalidInput, Unauthenticated
 from kuota.core.principal import Principal
 from kuota.core.security import hash_password, hash_token, new_token, verify_password
 from kuota.kiosks.models import Kiosk
+from kuota.usage.models import NetworkElement
 
 
 def create_user(
@@ -99,3 +100,18 @@ def principal_from_kiosk_key(session: Session, key: str) -> Principal:
     if row is None:
         raise Unauthenticated("the kiosk key is unknown or the kiosk is no longer authorised")
     return Principal(kind="kiosk", id=row.id, name=row.code)
+
+
+_NETWORK_ELEMENT_BY_KEY = select(NetworkElement.id, NetworkElement.name).where(
+    NetworkElement.key_hash == bindparam("key_hash")
+)
+
+
+def network_element_from_key(session: Session, key: str | None) -> str:
+    """The name of the network element that holds this X-Network-Key."""
+    if not key or not key.strip():
+        raise Unauthenticated("send the network element's key in the X-Network-Key header")
+    row = run(session, _NETWORK_ELEMENT_BY_KEY, {"key_hash": hash_token(key.strip())}).first()
+    if row is None:
+        raise Unauthenticated("the X-Network-Key is unknown")
+    return str(row.name)

@@ -57,6 +57,25 @@ _UNRESERVE = (
     .values(quota_reserved_bytes=Package.quota_reserved_bytes - bindparam("take"))
 )
 _RECORD = insert(table_of(UsageRecord))
+_HELD = select(QuotaReservation.package_id, QuotaReservation.bytes).where(
+    QuotaReservation.session_id == bindparam("session_id")
+)
+_ADD_TO_RESERVATION = (
+    update(table_of(QuotaReservation))
+    .where(
+        QuotaReservation.session_id == bindparam("w_session_id"),
+        QuotaReservation.package_id == bindparam("w_package_id"),
+    )
+    .values(bytes=QuotaReservation.bytes + bindparam("take"))
+)
+_NEW_RESERVATION = insert(table_of(QuotaReservation)).values(
+    session_id=bindparam("session_id"),
+    package_id=bindparam("package_id"),
+    bytes=bindparam("take"),
+)
+_DROP_RESERVATIONS = delete(table_of(QuotaReservation)).where(
+    QuotaReservation.session_id == bindparam("session_id")
+)
 _LOCK_CARD = select(Card.id).where(Card.id == bindparam("card_id")).with_for_update()
 
 
@@ -161,30 +180,32 @@ def reserve(session: Session, card_id: int, session_id: str, wanted: int, now: d
             continue
         if run(session, _RESERVE, {"w_id": row.id, "take": take}).rowcount != 1:
             continue
-        existing = session.get(QuotaReservation, (session_id, row.id))
-        if existing is None:
-            session.add(QuotaReservation(session_id=session_id, package_id=row.id, bytes=take))
-        else:
-            existing.bytes += take
+        added = run(
+            session,
+            _ADD_TO_RESERVATION,
+            {"w_session_id": session_id, "w_package_id": row.id, "take": take},
+        )
+        if added.rowcount != 1:
+            run(
+                session,
+                _NEW_RESERVATION,
+                {"session_id": session_id, "package_id": row.id, "take": take},
+            )
         granted += take
         if granted == wanted:
             break
-    session.flush()
     return granted
 
 
 def release(session: Session, session_id: str) -> int:
     """Give a session's reserved quota back; returns how much was released."""
-    held = session.execute(
-        select(QuotaReservation.package_id, QuotaReservation.bytes).where(
-            QuotaReservation.session_id == session_id
-        )
-    ).all()
+    held = [
+        (int(r.package_id), int(r.bytes)) for r in run(session, _HELD, {"session_id": session_id})
+    ]
     for package_id, amount in held:
         run(session, _UNRESERVE, {"w_id": package_id, "take": amount})
     if held:
-        session.execute(delete(QuotaReservation).where(QuotaReservation.session_id == session_id))
-        session.expire_all()
+        run(session, _DROP_RESERVATIONS, {"session_id": session_id})
     return sum(amount for _, amount in held)
 
 

@@ -146,11 +146,16 @@ def credit_control(session: Session, ctx: Context, request: CreditControlRequest
     """Answer one credit-control request; the same (session_id, request_number) gets the
     first answer again and changes nothing."""
     now = ctx.clock.now()
+    card = _card(session, request.msisdn)
+    if card is not None:
+        # Taken before looking for a stored answer: a concurrent retry of this very
+        # request waits here for the first, then finds its answer.
+        charging.lock_card(session, card.id)
     stored = session.get(CreditControlAnswer, (request.session_id, request.request_number))
     if stored is not None:
         answer: dict[str, Any] = orjson.loads(stored.answer)
         return answer
-    answer = _answer(session, ctx, request, now)
+    answer = _answer(session, ctx, request, card, now)
     session.add(
         CreditControlAnswer(
             session_id=request.session_id,
@@ -164,12 +169,14 @@ def credit_control(session: Session, ctx: Context, request: CreditControlRequest
 
 
 def _answer(
-    session: Session, ctx: Context, request: CreditControlRequest, now: datetime
+    session: Session,
+    ctx: Context,
+    request: CreditControlRequest,
+    card: Card | None,
+    now: datetime,
 ) -> dict[str, Any]:
-    card = _card(session, request.msisdn)
     if card is None:
         return {"result_code": USER_UNKNOWN, "granted_bytes": 0, "validity_time": 0}
-    charging.lock_card(session, card.id)
     key = f"gy:{request.session_id}"[:120]
     usage_session = session.get(UsageSession, key)
     if usage_session is None:

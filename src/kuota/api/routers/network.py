@@ -1,0 +1,64 @@
+"""The network side's HTTP door: credit control (RFC 8506 semantics, 3GPP Gy) over JSON."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from kuota.api.answers import json_response
+from kuota.api.deps import ContextDep, WriteTransaction
+from kuota.auth import service as auth
+from kuota.usage import network
+
+router = APIRouter(tags=["network"])
+
+
+class CreditControlIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    session_id: str = Field(min_length=1, max_length=100)
+    msisdn: str = Field(min_length=1, max_length=32)
+    request_type: Literal["initial", "update", "terminate"]
+    request_number: StrictInt = Field(ge=0)
+    requested_bytes: StrictInt | None = Field(default=None, ge=0)
+    used_bytes: StrictInt | None = Field(default=None, ge=0)
+
+
+class FinalUnitOut(BaseModel):
+    action: Literal["terminate", "redirect"]
+    redirect_url: str | None = None
+
+
+class CreditControlOut(BaseModel):
+    result_code: int = Field(description="2001 success, 4012 credit limit reached, 5030 unknown")
+    granted_bytes: int
+    validity_time: int = Field(description="seconds the grant is valid; re-ask before then")
+    final_unit: FinalUnitOut | None = None
+
+
+@router.post("/credit-control", response_model=CreditControlOut)
+async def credit_control(
+    body: CreditControlIn,
+    tx: WriteTransaction,
+    ctx: ContextDep,
+    x_network_key: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Grant quota in slices, reserve it, and charge what was used. The same
+    (session_id, request_number) gets the first answer again and changes nothing."""
+    request = network.CreditControlRequest(
+        session_id=body.session_id,
+        msisdn=body.msisdn,
+        request_type=body.request_type,
+        request_number=body.request_number,
+        requested_bytes=body.requested_bytes,
+        used_bytes=body.used_bytes,
+    )
+
+    def answer(session: Session) -> dict[str, object]:
+        auth.network_element_from_key(session, x_network_key)
+        return network.credit_control(session, ctx, request)
+
+    return json_response(await tx.run(answer))

@@ -1,0 +1,132 @@
+"""The credit-control API as a packet gateway uses it (RFC 8506 semantics over JSON)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from kuota.api.app import create_app
+from kuota.cards.models import Card
+from kuota.core.clock import FixedClock
+from kuota.core.config import Settings
+from kuota.core.db import Database
+from kuota.usage import network
+from kuota.usage import service as usage
+
+from http_helpers import login
+
+CARD = "+6281100000001"
+KEY = {"X-Network-Key": "demo-network-key-1"}
+MB = 10**6
+
+
+@pytest.fixture
+def gy(demo_db: Database, settings: Settings, clock: FixedClock) -> Iterator[TestClient]:
+    with demo_db.unit_of_work() as s:
+        card_id = s.execute(select(Card.id).where(Card.msisdn == CARD)).scalar_one()
+        usage.add_purchase(
+            s,
+            card_id=card_id,
+            plan_code="DATA-1GB-7D",
+            plan_version_id=1,
+            data_bytes=150 * MB,
+            validity_days=7,
+            now=clock.now(),
+        )
+    app = create_app(settings, db=demo_db, clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def ask(client: TestClient, **body: Any) -> tuple[int, dict[str, Any]]:
+    payload = {"session_id": "s1", "msisdn": CARD, "request_type": "initial", "request_number": 0}
+    payload.update(body)
+    answer = client.post("/api/v1/credit-control", json=payload, headers=KEY)
+    return answer.status_code, answer.json()
+
+
+def test_slices_are_granted_reserved_charged_and_end_with_a_redirect(gy: TestClient) -> None:
+    status, first = ask(gy)
+    assert status == 200
+    assert first == {"result_code": 2001, "granted_bytes": 100 * MB, "validity_time": 3600}
+    user = login(gy, "demo@kuota.example", "demo-user-1")
+    [package] = gy.get(f"/api/v1/cards/{CARD}", headers=user).json()["packages"]
+    assert package["quota_reserved_bytes"] == 100 * MB
+    assert package["quota_remaining_bytes"] == 150 * MB
+    status, second = ask(gy, request_type="update", request_number=1, used_bytes=100 * MB)
+    assert second["result_code"] == 2001 and second["granted_bytes"] == 50 * MB
+    assert second["final_unit"]["action"] == "redirect"
+    assert second["final_unit"]["redirect_url"].startswith("http://kuota.test/renew?msisdn=")
+    status, third = ask(gy, request_type="update", request_number=2, used_bytes=50 * MB)
+    assert third["result_code"] == 4012 and third["granted_bytes"] == 0
+    status, done = ask(gy, request_type="terminate", request_number=3, used_bytes=0)
+    assert done == {"result_code": 2001, "granted_bytes": 0, "validity_time": 0}
+    [package] = gy.get(f"/api/v1/cards/{CARD}", headers=user).json()["packages"]
+    assert package["quota_remaining_bytes"] == 0 and package["quota_reserved_bytes"] == 0
+
+
+def test_a_repeated_request_gets_the_first_answer_and_charges_once(gy: TestClient) -> None:
+    ask(gy)
+    first = ask(gy, request_type="update", request_number=1, used_bytes=30 * MB)
+    again = ask(gy, request_type="update", request_number=1, used_bytes=30 * MB)
+    assert first == again
+    user = login(gy, "demo@kuota.example", "demo-user-1")
+    [package] = gy.get(f"/api/v1/cards/{CARD}", headers=user).json()["packages"]
+    assert package["quota_remaining_bytes"] == 120 * MB
+
+
+def test_two_sessions_of_one_card_cannot_overspend(gy: TestClient) -> None:
+    assert ask(gy, session_id="a")[1]["granted_bytes"] == 100 * MB
+    second = ask(gy, session_id="b")[1]
+    assert second["granted_bytes"] == 50 * MB and "final_unit" in second
+    third = ask(gy, session_id="c")[1]
+    assert third["result_code"] == 4012 and third["granted_bytes"] == 0
+    ask(gy, session_id="a", request_type="terminate", request_number=1, used_bytes=10 * MB)
+    fourth = ask(gy, session_id="d")[1]
+    assert fourth["granted_bytes"] == 90 * MB
+
+
+def test_an_unknown_subscriber_is_5030(gy: TestClient) -> None:
+    status, answer = ask(gy, msisdn="+6289999999999")
+    assert status == 200 and answer["result_code"] == 5030
+
+
+def test_network_key_is_required(gy: TestClient) -> None:
+    body = {"session_id": "s", "msisdn": CARD, "request_type": "initial", "request_number": 0}
+    assert gy.post("/api/v1/credit-control", json=body).status_code == 401
+    wrong = gy.post("/api/v1/credit-control", json=body, headers={"X-Network-Key": "nope"})
+    assert wrong.status_code == 401 and "unknown" in wrong.json()["detail"]
+
+
+def test_bad_requests_are_named_and_change_nothing(gy: TestClient) -> None:
+    cases = [
+        ({"request_type": "begin"}, "request_type"),
+        ({"used_bytes": -1}, "used_bytes"),
+        ({"used_bytes": 1.5}, "used_bytes"),
+        ({"request_number": "1"}, "request_number"),
+        ({"session_id": ""}, "session_id"),
+        ({"request_type": "update", "session_id": "never-opened"}, "session_id"),
+    ]
+    for over, field in cases:
+        status, body = ask(gy, **over)
+        assert status == 422, (over, body)
+        assert field in str(body), (over, body)
+    ask(gy, session_id="s9")
+    ask(gy, session_id="s9", request_type="update", request_number=5, used_bytes=0)
+    status, body = ask(gy, session_id="s9", request_type="update", request_number=3)
+    assert status == 422 and "request_number" in str(body)
+
+
+def test_a_silent_session_releases_its_reservation_after_validity(
+    gy: TestClient, demo_db: Database, clock: FixedClock
+) -> None:
+    ask(gy, session_id="gone")
+    clock.advance(timedelta(hours=2))
+    with demo_db.unit_of_work() as s:
+        assert network.release_expired_reservations(s, clock.now()) == 1
+    assert ask(gy, session_id="new")[1]["granted_bytes"] == 100 * MB

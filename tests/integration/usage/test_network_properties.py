@@ -1,0 +1,151 @@
+"""Property: any interleaving of credit control and RADIUS accounting for several sessions
+of one card never grants or charges more than the card had, charges exactly what was
+reported used (up to what the card had), and leaves nothing reserved once every session
+has ended."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from kuota.cards.models import Card
+from kuota.core.context import Context
+from kuota.core.db import Database
+from kuota.usage import network
+from kuota.usage import service as usage
+from kuota.usage.models import Package, UsageRecord
+
+from factories import make_card, make_subscriber, publish_demo_plans
+
+MB = 10**6
+GY = 3
+RADIUS = 2
+op = st.one_of(
+    st.tuples(st.just("gy"), st.integers(0, GY - 1), st.integers(0, 100), st.integers(0, 300)),
+    st.tuples(st.just("acct"), st.integers(0, RADIUS - 1), st.integers(0, 60), st.booleans()),
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(ops=st.lists(op, max_size=30), quota_mb=st.integers(1, 400), radius_on=st.booleans())
+def test_interleaved_sessions_never_overspend(
+    db: Database, ctx: Context, ops: list[tuple[Any, ...]], quota_mb: int, radius_on: bool
+) -> None:
+    now = ctx.clock.now()
+    with db.unit_of_work() as s:
+        if s.execute(select(func.count()).select_from(Package)).scalar_one() == 0:
+            publish_demo_plans(s, ctx)
+        user = make_subscriber(s, ctx)
+        msisdn = make_card(s, ctx, user, balance=0)
+        card_id = s.execute(select(Card.id).where(Card.msisdn == msisdn)).scalar_one()
+        usage.add_purchase(
+            s,
+            card_id=card_id,
+            plan_code="DATA-1GB-7D",
+            plan_version_id=1,
+            data_bytes=quota_mb * MB,
+            validity_days=7,
+            now=now,
+        )
+    total = quota_mb * MB
+    tag = msisdn[-6:]
+    granted = [0] * GY  # outstanding grant per credit-control session
+    number = [-1] * GY
+    opened = [False] * GY
+    closed = [False] * GY
+    radius_total = [0] * RADIUS
+    radius_seen = [0] * RADIUS
+    reported = 0
+
+    def gy(index: int, kind: str, used: int, requested: int | None) -> dict[str, Any]:
+        number[index] += 1
+        with db.unit_of_work() as s:
+            return network.credit_control(
+                s,
+                ctx,
+                network.CreditControlRequest(
+                    session_id=f"{tag}-gy-{index}",
+                    msisdn=msisdn,
+                    request_type=kind,
+                    request_number=number[index],
+                    requested_bytes=requested,
+                    used_bytes=used,
+                ),
+            )
+
+    for kind, index, amount, extra in ops:
+        if kind == "gy":
+            if closed[index]:
+                continue
+            used = granted[index] * amount // 100  # the network honours its grant
+            reported += used
+            step = "update" if opened[index] else "initial"
+            if extra > 250 and opened[index]:
+                step = "terminate"
+            answer = gy(index, step, used, extra * MB if extra else None)
+            opened[index] = True
+            closed[index] = step == "terminate"
+            granted[index] = answer["granted_bytes"]
+            assert answer["result_code"] in (2001, 4012)
+            if kind == "gy" and answer["result_code"] == 2001 and step != "terminate":
+                assert answer["granted_bytes"] > 0
+        elif radius_on:
+            radius_total[index] += amount * MB
+            delta = max(0, radius_total[index] - radius_seen[index])
+            radius_seen[index] = max(radius_seen[index], radius_total[index])
+            reported += delta
+            with db.unit_of_work() as s:
+                network.account(
+                    s,
+                    msisdn=msisdn,
+                    session_key=f"{tag}-r-{index}",
+                    reported_total_bytes=radius_total[index],
+                    stop=False,
+                    nas_address="127.0.0.1",
+                    now=now,
+                )
+            if extra:  # a retransmission of the same record
+                with db.unit_of_work() as s:
+                    network.account(
+                        s,
+                        msisdn=msisdn,
+                        session_key=f"{tag}-r-{index}",
+                        reported_total_bytes=radius_total[index],
+                        stop=False,
+                        nas_address="127.0.0.1",
+                        now=now,
+                    )
+        with db.unit_of_work(write=False) as s:
+            package = s.execute(select(Package).where(Package.card_id == card_id)).scalar_one()
+            assert 0 <= package.quota_used_bytes <= total
+            assert package.quota_reserved_bytes == sum(
+                granted[i] for i in range(GY) if opened[i] and not closed[i]
+            )
+            if not radius_on:  # grants alone never promise more than the card has
+                assert package.quota_used_bytes + package.quota_reserved_bytes <= total
+
+    for index in range(GY):
+        if opened[index] and not closed[index]:
+            used = granted[index]
+            reported += used
+            gy(index, "terminate", used, None)
+    with db.unit_of_work(write=False) as s:
+        package = s.execute(select(Package).where(Package.card_id == card_id)).scalar_one()
+        charged, uncharged = s.execute(
+            select(
+                func.coalesce(func.sum(UsageRecord.bytes), 0),
+                func.coalesce(func.sum(UsageRecord.uncharged_bytes), 0),
+            ).where(UsageRecord.card_id == card_id)
+        ).one()
+    assert package.quota_reserved_bytes == 0
+    assert charged == package.quota_used_bytes <= total
+    assert charged + uncharged == reported  # every reported byte charged or recorded
+    if not radius_on:
+        assert uncharged == 0  # honoured grants are always covered
