@@ -31,7 +31,9 @@ def _upgrade(settings: Settings) -> None:
     upgrade(settings.database_url)
 
 
-def _start_worker(settings: Settings, db: Database, stop: threading.Event) -> threading.Thread:
+def _start_worker(
+    settings: Settings, db: Database, stop: threading.Event
+) -> list[threading.Thread]:
     """The outbox delivery loop and the payments loop, each in a thread of its own."""
     from kuota.core.clock import SystemClock
     from kuota.core.clock_store import SharedBusinessClock
@@ -63,7 +65,7 @@ def _start_worker(settings: Settings, db: Database, stop: threading.Event) -> th
         },
     )
     thread.start()
-    return thread
+    return [thread, payments_thread]
 
 
 @app.command()
@@ -143,12 +145,13 @@ def worker() -> None:
     database = Database(settings.database_url, pool_size=4)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    thread = _start_worker(settings, database, stop)
+    threads = _start_worker(settings, database, stop)
     try:
-        while thread.is_alive():
-            thread.join(0.5)
+        while any(thread.is_alive() for thread in threads):
+            threads[0].join(0.5)
     except KeyboardInterrupt:
         stop.set()
+    for thread in threads:  # each finishes the step it is in, then stops
         thread.join()
     finally:
         database.dispose()

@@ -19,6 +19,7 @@ from kuota.payments import checkout
 from kuota.payments.gateway import CheckoutRequest
 from kuota.payments.models import PaymentStatus
 from kuota.payments.providers import Gateways
+from kuota.renewals.schemas import GatewayOptionsIn
 
 
 async def open_at_gateway(
@@ -31,6 +32,7 @@ async def open_at_gateway(
     idempotency_key: str | None,
     description: Callable[[dict[str, Any]], str],
     view_for_payment: Callable[[Session, str], dict[str, Any]],
+    options: GatewayOptionsIn | None = None,
 ) -> idempotency.StoredAnswer:
     """Returns the answer to send: the first one, or a fuller one with the payer's next step."""
     if answer.replayed or answer.status_code != 201:
@@ -48,6 +50,8 @@ async def open_at_gateway(
         return_url=f"{ctx.settings.public_url}/payments/{payment['id']}/return",
         customer_msisdn=view.get("msisdn"),
         expires_in_seconds=ctx.settings.payment_ttl_seconds,
+        ewallet=options.ewallet if options else None,
+        card_token=options.card_token if options else None,
     )
     outcome = await run_in_threadpool(checkout.call_gateway, gateway, request)
     key = idempotency.check_key(idempotency_key)

@@ -166,6 +166,21 @@ def redeem(session: Session, *, promotion_id: int, card_id: int, code: str) -> N
     )
 
 
+def count_late_redemption(session: Session, *, promotion_id: int, card_id: int) -> None:
+    """A sale given up on (its redemption released) was paid after all: it counts again,
+    even past the limits: the payer was quoted the discount and has paid for it."""
+    session.execute(
+        update(Promotion)
+        .where(Promotion.id == promotion_id)
+        .values(redemptions=Promotion.redemptions + 1)
+    )
+    session.execute(
+        update(PromotionCardUse)
+        .where(PromotionCardUse.promotion_id == promotion_id, PromotionCardUse.card_id == card_id)
+        .values(uses=PromotionCardUse.uses + 1)
+    )
+
+
 def release(session: Session, *, promotion_id: int, card_id: int) -> None:
     """Give back one redemption of a sale that was never paid."""
     session.execute(

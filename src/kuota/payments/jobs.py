@@ -107,11 +107,16 @@ def refund_owed_payments(
 ) -> JobStats:
     """Give back money taken for sales that could not be delivered."""
     stats = JobStats()
-    with db.unit_of_work(write=False) as session:
-        owed = [
-            (p.id, p.provider, Money(p.amount, p.currency))
-            for p in (session.get_one(Payment, i) for i in payments.refunds_due(session, limit))
-        ]
+    now = ctx.clock.now()
+    with db.unit_of_work() as session:
+        owed = []
+        for payment_id in payments.refunds_due(session, now, limit):
+            payment = session.get_one(Payment, payment_id)
+            owed.append((payment.id, payment.provider, Money(payment.amount, payment.currency)))
+            # Leased with backoff: a refund that fails waits longer before the next try.
+            payments.schedule_check(
+                session, payment, at=now + payments.check_backoff(payment.check_attempts)
+            )
     for payment_id, provider, amount in owed:
         gateway = gateways.named(provider)
         if gateway is None:

@@ -211,11 +211,18 @@ def due_for_check(session: Session, now: datetime, limit: int, *, skip_locked: b
     return list(session.execute(query).scalars())
 
 
-def refunds_due(session: Session, limit: int) -> list[str]:
+def refunds_due(session: Session, now: datetime, limit: int) -> list[str]:
+    """Payments owed back whose next attempt is due, oldest attempt first (a refund the
+    gateway keeps refusing waits longer each time, and never blocks the others)."""
     return list(
         session.execute(
             select(Payment.id)
-            .where(Payment.refund_due.is_(True), Payment.status == PaymentStatus.SUCCEEDED)
+            .where(
+                Payment.refund_due.is_(True),
+                Payment.status == PaymentStatus.SUCCEEDED,
+                (Payment.next_check_at.is_(None)) | (Payment.next_check_at <= now),
+            )
+            .order_by(Payment.next_check_at.is_not(None), Payment.next_check_at)
             .limit(limit)
         ).scalars()
     )

@@ -20,6 +20,15 @@ class IdentityIn(BaseModel):
     nik: str = Field(min_length=1, max_length=32)
 
 
+class GatewayOptionsIn(BaseModel):
+    """What some gateways need beyond the method: the e-wallet, or a card token from
+    the gateway's own card form (card numbers never pass through kuota)."""
+
+    model_config = ConfigDict(extra="forbid")
+    ewallet: Literal["gopay", "shopeepay"] | None = None
+    card_token: str | None = Field(default=None, min_length=1, max_length=200)
+
+
 class RenewalIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -28,6 +37,7 @@ class RenewalIn(BaseModel):
     payment_method: PaymentMethod
     promo_code: str | None = Field(default=None, min_length=1, max_length=40)
     identity: IdentityIn | None = None
+    gateway_options: GatewayOptionsIn | None = None
 
 
 class PackageOut(BaseModel):

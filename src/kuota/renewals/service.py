@@ -389,8 +389,8 @@ def fulfil_paid(session: Session, ctx: Context, payment: Payment) -> dict[str, A
         )
         renewal.status = RenewalStatus.PENDING_PAYMENT
         if renewal.promotion_id is not None:
-            catalog.redeem(
-                session, promotion_id=renewal.promotion_id, card_id=card.id, code="(late payment)"
+            catalog.count_late_redemption(
+                session, promotion_id=renewal.promotion_id, card_id=card.id
             )
     ledger.post(
         session,

@@ -44,6 +44,7 @@ from http_helpers import login
 CARD1 = "+6281100000001"
 USER1 = ("demo@kuota.example", "demo-user-1")
 WEBHOOK_SECRET = webhooks.new_secret()
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "midtrans"
 
 
 @dataclass
@@ -503,3 +504,83 @@ def test_the_daily_settlement_report_is_served_as_a_file(shop: Shop) -> None:
     assert header == "order_id,transaction_id,gross_amount,currency,status,settled_at"
     assert line.startswith(f"{started['payment']['id']},sbx_") and ",15000,IDR,settlement," in line
     assert shop.client.get("/sandbox/settlements/yesterday.csv").status_code == 422
+
+
+def test_a_late_payment_keeps_its_promotion_even_when_the_promotion_ran_out(shop: Shop) -> None:
+    from kuota.catalog import promotions
+
+    with shop.db.unit_of_work() as s:
+        promotions.create_promotion(
+            s,
+            code="HEMAT10",
+            kind="percent",
+            value=1000,
+            currency="IDR",
+            starts_at=shop.clock.now() - timedelta(days=1),
+            ends_at=shop.clock.now() + timedelta(days=30),
+            plan_codes=None,
+            channels=None,
+            max_redemptions=1,
+            max_per_card=None,
+            now=shop.clock.now(),
+        )
+    late = shop.renew("ewallet", promo_code="HEMAT10")
+    assert late["total"]["amount"] == 1_350_000
+    shop.clock.advance(timedelta(minutes=16))
+    shop.check()  # expired: its redemption is given back ...
+    other = shop.renew("balance", promo_code="HEMAT10")  # ... and taken by another sale
+    assert other["status"] == "fulfilled"
+    shop.payer(late["payment"]["id"], "approve")  # then the first payer pays after all
+    shop.deliver()
+    done = shop.renewal(late["id"])
+    assert done["status"] == "fulfilled" and done["total"]["amount"] == 1_350_000
+
+
+def test_renewal_through_midtrans_passes_the_e_wallet_choice(
+    demo_db: Database, settings: Settings, clock: FixedClock
+) -> None:
+    """The same HTTP API with the Midtrans adapter behind it, at the HTTP boundary: the
+    payer's e-wallet choice reaches the charge request, the deeplink comes back."""
+    import httpx
+
+    from kuota.payments.midtrans import MidtransGateway, MidtransSettings
+
+    recorded = orjson.loads((FIXTURES / "charge_shopeepay.json").read_bytes())
+    seen: list[dict[str, Any]] = []
+
+    def midtrans(request: httpx.Request) -> httpx.Response:
+        body = orjson.loads(request.content)
+        seen.append(body)
+        answer = dict(recorded["response"]["body"])
+        answer["order_id"] = body["transaction_details"]["order_id"]
+        answer["gross_amount"] = f"{body['transaction_details']['gross_amount']}.00"
+        return httpx.Response(200, json=answer)
+
+    gateway = MidtransGateway(
+        MidtransSettings(server_key="SB-Mid-server-test"),
+        client=httpx.Client(transport=httpx.MockTransport(midtrans)),
+    )
+    app = create_app(
+        settings,
+        db=demo_db,
+        clock=clock,
+        gateways=Gateways({"midtrans": gateway}, default="midtrans"),
+    )
+    with TestClient(app) as client:
+        user = login(client, *USER1)
+        answer = client.post(
+            "/api/v1/renewals",
+            json={
+                "msisdn": CARD1,
+                "plan_code": "DATA-1GB-7D",
+                "payment_method": "ewallet",
+                "gateway_options": {"ewallet": "shopeepay"},
+            },
+            headers={**user, "Idempotency-Key": "mt-1"},
+        )
+    assert answer.status_code == 201, answer.text
+    [charge] = seen
+    assert charge["payment_type"] == "shopeepay"
+    assert charge["transaction_details"]["gross_amount"] == 15000
+    action = answer.json()["payment"]["next_action"]
+    assert action["kind"] == "redirect" and "airpay" in action["url"]

@@ -35,6 +35,7 @@ from kuota.payments.gateway import (
     NotificationRejected,
 )
 from kuota.payments.providers import Gateways
+from kuota.renewals.schemas import GatewayOptionsIn
 
 router = APIRouter(tags=["payments"])
 GatewaysDep = Annotated[Gateways, Depends(get_gateways)]
@@ -94,6 +95,7 @@ class TopUpIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount: MoneyIn
     payment_method: str = Field(min_length=1, max_length=20, examples=["qris"])
+    gateway_options: GatewayOptionsIn | None = None
 
 
 @router.post("/cards/{msisdn}/top-ups", status_code=201)
@@ -133,5 +135,6 @@ async def create_top_up(
         idempotency_key=idempotency_key,
         description=lambda view: f"top-up {view['msisdn']}",
         view_for_payment=topups.view_for_payment,
+        options=body.gateway_options,
     )
     return stored_response(answer)

@@ -65,6 +65,7 @@ async def create_renewal(
         idempotency_key=idempotency_key,
         description=lambda view: f"{view['plan_code']} {view['msisdn']}",
         view_for_payment=renewals.view_for_payment,
+        options=body.gateway_options,
     )
     return stored_response(answer)
 
