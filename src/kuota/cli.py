@@ -151,9 +151,9 @@ def worker() -> None:
             threads[0].join(0.5)
     except KeyboardInterrupt:
         stop.set()
-    for thread in threads:  # each finishes the step it is in, then stops
-        thread.join()
     finally:
+        for thread in threads:  # each finishes the step it is in, then stops
+            thread.join()
         database.dispose()
 
 
