@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select
@@ -102,3 +102,15 @@ def card_view(session: Session, principal: Principal, msisdn: str, now: datetime
         "owner_name": card.owner_name,
         "packages": packages,
     }
+
+
+def usage_by_day(
+    session: Session, principal: Principal, msisdn: str, *, days: int, now: datetime, zone_name: str
+) -> list[dict[str, Any]]:
+    """The card's data use per package per day, for its owner and operator staff."""
+    card = card_for(session, principal, msisdn)
+    if not sees_in_full(principal, card):
+        raise NotFound(f"no card {card.msisdn} that you may see")
+    return usage.daily_usage(
+        session, card.id, since=now - timedelta(days=days), zone_name=zone_name
+    )

@@ -9,7 +9,8 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from kuota.core.db import run, table_of
-from kuota.usage.models import Package
+from kuota.core.localtime import zone
+from kuota.usage.models import Package, UsageRecord
 from kuota.usage.rules import Extend, PackageView, apply_purchase
 
 # Every sale lands on packages: these statements are built once, not per call.
@@ -132,3 +133,28 @@ def package_view(package: Package) -> dict[str, Any]:
         "starts_at": package.starts_at,
         "expires_at": package.expires_at,
     }
+
+
+def daily_usage(
+    session: Session, card_id: int, *, since: datetime, zone_name: str
+) -> list[dict[str, Any]]:
+    """Bytes used per package per day (days in the operator's zone), oldest first."""
+    rows = session.execute(
+        select(
+            UsageRecord.package_id, UsageRecord.bytes, UsageRecord.recorded_at, Package.plan_code
+        )
+        .join(Package, Package.id == UsageRecord.package_id)
+        .where(UsageRecord.card_id == card_id, UsageRecord.recorded_at >= since)
+    ).all()
+    local = zone(zone_name)
+    totals: dict[tuple[int, str, str], int] = {}
+    for package_id, used, recorded_at, plan_code in rows:
+        day = recorded_at.astimezone(local).date().isoformat()
+        key = (int(package_id or 0), plan_code, day)
+        totals[key] = totals.get(key, 0) + int(used)
+    return [
+        {"package_id": package_id, "plan_code": plan_code, "day": day, "bytes": used}
+        for (package_id, plan_code, day), used in sorted(
+            totals.items(), key=lambda kv: (kv[0][2], kv[0][0])
+        )
+    ]

@@ -130,3 +130,20 @@ def test_a_silent_session_releases_its_reservation_after_validity(
     with demo_db.unit_of_work() as s:
         assert network.release_expired_reservations(s, clock.now()) == 1
     assert ask(gy, session_id="new")[1]["granted_bytes"] == 100 * MB
+
+
+def test_usage_per_day_is_shown_to_the_owner_only(gy: TestClient, clock: FixedClock) -> None:
+    ask(gy)
+    ask(gy, request_type="update", request_number=1, used_bytes=40 * MB)
+    clock.advance(timedelta(days=1))
+    ask(gy, request_type="terminate", request_number=2, used_bytes=10 * MB)
+    user = login(gy, "demo@kuota.example", "demo-user-1")
+    days = gy.get(f"/api/v1/cards/{CARD}/usage", headers=user).json()
+    assert [(d["plan_code"], d["bytes"]) for d in days] == [
+        ("DATA-1GB-7D", 40 * MB),
+        ("DATA-1GB-7D", 10 * MB),
+    ]
+    assert days[0]["day"] < days[1]["day"]
+    other = login(gy, "demo2@kuota.example", "demo-user-2")
+    assert gy.get(f"/api/v1/cards/{CARD}/usage", headers=other).status_code == 404
+    assert gy.get(f"/api/v1/cards/{CARD}/usage?days=0", headers=user).status_code == 422

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from kuota.api.answers import json_response
@@ -61,3 +61,31 @@ def card_renewals(
     if before is not None and before.tzinfo is None:
         raise InvalidInput("'before' needs a time zone, e.g. 2026-11-25T00:00:00Z", field="before")
     return json_response(renewals.history(session, principal, msisdn, limit=limit, before=before))
+
+
+class DailyUsageOut(BaseModel):
+    package_id: int
+    plan_code: str
+    day: str = Field(description="the day in the operator's time zone, YYYY-MM-DD")
+    bytes: int
+
+
+@router.get("/{msisdn}/usage", response_model=list[DailyUsageOut])
+def card_usage(
+    msisdn: str,
+    session: SessionDep,
+    ctx: ContextDep,
+    principal: CurrentPrincipal,
+    days: Annotated[int, Query(ge=1, le=90)] = 30,
+) -> Response:
+    """Data used per package per day over the last `days` days."""
+    return json_response(
+        cards.usage_by_day(
+            session,
+            principal,
+            msisdn,
+            days=days,
+            now=ctx.clock.now(),
+            zone_name=ctx.settings.operator_timezone,
+        )
+    )
