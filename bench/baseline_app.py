@@ -58,6 +58,34 @@ SQL = {
 }
 
 
+# The credit-control writes of one Gy update, in plain SQL: claim the answer, release
+# the session's reservation, charge what was used, reserve the next slice, store the answer.
+CC_SQL = {
+    "claim": "INSERT INTO credit_control_answers (session_id, request_number, answer, "
+    "created_at) VALUES ({p}, {p}, '', {p})",
+    "card": "SELECT id FROM cards WHERE msisdn = {p}",
+    "session": "SELECT id FROM usage_sessions WHERE id = {p}",
+    "open": "INSERT INTO usage_sessions (id, card_id, source, reported_bytes, charged_bytes, "
+    "last_request_number, status, started_at, updated_at) VALUES ({p}, {p}, 'gy', 0, 0, 0, "
+    "'open', {p}, {p})",
+    "held": "SELECT package_id, bytes FROM quota_reservations WHERE session_id = {p}",
+    "unreserve": "UPDATE packages SET quota_reserved_bytes = quota_reserved_bytes - {p} "
+    "WHERE id = {p}",
+    "drop": "DELETE FROM quota_reservations WHERE session_id = {p}",
+    "package": "SELECT id FROM packages WHERE card_id = {p} AND expires_at > {p} "
+    "ORDER BY expires_at LIMIT 1",
+    "use": "UPDATE packages SET quota_used_bytes = quota_used_bytes + {p} WHERE id = {p}",
+    "record": "INSERT INTO usage_records (card_id, package_id, session_id, source, bytes, "
+    "uncharged_bytes, recorded_at) VALUES ({p}, {p}, {p}, 'gy', {p}, 0, {p})",
+    "reserve": "UPDATE packages SET quota_reserved_bytes = quota_reserved_bytes + {p} "
+    "WHERE id = {p}",
+    "hold": "INSERT INTO quota_reservations (session_id, package_id, bytes) VALUES ({p}, {p}, {p})",
+    "touch": "UPDATE usage_sessions SET last_request_number = {p}, updated_at = {p} WHERE id = {p}",
+    "answer": "UPDATE credit_control_answers SET answer = {p} WHERE session_id = {p} "
+    "AND request_number = {p}",
+}
+
+
 class Store:
     def __init__(self, url: str) -> None:
         self.sqlite = url.startswith("sqlite")
@@ -65,6 +93,7 @@ class Store:
         self.url = url.replace("postgresql+psycopg://", "postgresql://")
         marker = "?" if self.sqlite else "%s"
         self.sql = {k: v.format(p=marker) for k, v in SQL.items()}
+        self.cc_sql = {k: v.format(p=marker) for k, v in CC_SQL.items()}
         self.local = threading.local()
         self.write_lock = threading.Lock()
 
@@ -166,6 +195,48 @@ class Store:
             raise
 
 
+def credit_control(store: Store, body: dict[str, Any]) -> bytes:
+    if store.sqlite:
+        with store.write_lock:
+            return _credit_control(store, body)
+    return _credit_control(store, body)
+
+
+def _credit_control(store: Store, body: dict[str, Any]) -> bytes:
+    conn = store.conn()
+    now = datetime.now(UTC)
+    stamp = now.isoformat(sep=" ") if store.sqlite else now
+    cur = conn.cursor()
+    if store.sqlite:
+        cur.execute("BEGIN IMMEDIATE")
+    q = store.cc_sql
+    key = "gy:" + body["session_id"]
+    try:
+        cur.execute(q["claim"], (body["session_id"], body["request_number"], stamp))
+        card_id = cur.execute(q["card"], (body["msisdn"],)).fetchone()[0]
+        if cur.execute(q["session"], (key,)).fetchone() is None:
+            cur.execute(q["open"], (key, card_id, stamp, stamp))
+        for package_id, held in cur.execute(q["held"], (key,)).fetchall():
+            cur.execute(q["unreserve"], (held, package_id))
+        cur.execute(q["drop"], (key,))
+        package_id = cur.execute(q["package"], (card_id, stamp)).fetchone()[0]
+        used = body.get("used_bytes") or 0
+        if used:
+            cur.execute(q["use"], (used, package_id))
+            cur.execute(q["record"], (card_id, package_id, key, used, stamp))
+        grant = body.get("requested_bytes") or 100_000_000
+        cur.execute(q["reserve"], (grant, package_id))
+        cur.execute(q["hold"], (key, package_id, grant))
+        cur.execute(q["touch"], (body["request_number"], stamp, key))
+        answer = json.dumps({"result_code": 2001, "granted_bytes": grant, "validity_time": 3600})
+        cur.execute(q["answer"], (answer, body["session_id"], body["request_number"]))
+        conn.commit() if not store.sqlite else cur.execute("COMMIT")
+        return answer.encode()
+    except Exception:
+        conn.rollback() if not store.sqlite else cur.execute("ROLLBACK")
+        raise
+
+
 def create() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
     store = Store(os.environ["BASELINE_DATABASE_URL"])
 
@@ -184,8 +255,12 @@ def create() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
             headers = dict(scope["headers"])
             key = headers.get(b"idempotency-key", b"").decode()
             body = json.loads(b"".join(chunks))
-            payload = await anyio.to_thread.run_sync(store.renew, key, body)
-            status = 201
+            if scope["path"] == "/api/v1/credit-control":
+                payload = await anyio.to_thread.run_sync(credit_control, store, body)
+                status = 200
+            else:
+                payload = await anyio.to_thread.run_sync(store.renew, key, body)
+                status = 201
         await send(
             {
                 "type": "http.response.start",

@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -121,12 +121,20 @@ def demo_user_id(session: Any) -> int:
 
 
 @contextmanager
-def databases(kind: str, n_cards: int, workdir: Path) -> Iterator[tuple[str, str, list[str]]]:
-    """Yields (kuota_url, baseline_url, msisdns): two identical databases."""
+def databases(
+    kind: str,
+    n_cards: int,
+    workdir: Path,
+    prepare: Callable[[str, list[str]], None] | None = None,
+) -> Iterator[tuple[str, str, list[str]]]:
+    """Yields (kuota_url, baseline_url, msisdns): two identical databases, seeded and then
+    given whatever `prepare` adds before the copy is made."""
     if kind == "sqlite":
         kuota_db = workdir / "kuota.db"
         url = f"sqlite:///{kuota_db}"
         msisdns = seed(url, n_cards)
+        if prepare is not None:
+            prepare(url, msisdns)
         shutil.copyfile(kuota_db, workdir / "baseline.db")
         yield url, f"sqlite:///{workdir / 'baseline.db'}", msisdns
         return
@@ -136,6 +144,8 @@ def databases(kind: str, n_cards: int, workdir: Path) -> Iterator[tuple[str, str
         conn.execute(f'CREATE DATABASE "{names[0]}"')
     try:
         msisdns = seed(pg_url(names[0]), n_cards)
+        if prepare is not None:
+            prepare(pg_url(names[0]), msisdns)
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{names[1]}" TEMPLATE "{names[0]}"')
         yield pg_url(names[0]), pg_url(names[1]), msisdns
