@@ -94,12 +94,15 @@ def renew(
     gateway_methods: frozenset[str] = frozenset(),
     gateway_name: str = "gateway",
     payment_ttl: timedelta = timedelta(minutes=15),
+    auto_renewal: bool = False,
 ) -> dict[str, Any]:
     """Sell one plan to one card. Paid from the main balance it is fulfilled at once;
-    through a gateway it waits, `pending_payment`, for `fulfil_paid`."""
+    through a gateway it waits, `pending_payment`, for `fulfil_paid`. The lifecycle
+    worker renews on the owner's behalf with `auto_renewal`: the auto-renewal channel,
+    main balance only."""
     now = ctx.clock.now()
-    channel = channel_of(principal)
-    if channel is not Channel.ONLINE:
+    channel = Channel.AUTO if auto_renewal else channel_of(principal)
+    if channel not in (Channel.ONLINE, Channel.AUTO):
         raise Forbidden(f"selling through the {channel} channel is not open yet")
     card = cards.card_for(session, principal, request.msisdn, lock=True)
     if not (principal.is_subscriber and card.owner_user_id == principal.id):
