@@ -40,6 +40,7 @@ def _start_worker(
     from kuota.notify.delivery import senders_for
     from kuota.notify.worker import run_forever
     from kuota.payments import jobs, providers
+    from kuota.usage import lifecycle
 
     senders = senders_for(settings, db)
     clock = SharedBusinessClock(db) if settings.is_demo else SystemClock()
@@ -53,6 +54,14 @@ def _start_worker(
         kwargs={"stop": stop},
     )
     payments_thread.start()
+    lifecycle_thread = threading.Thread(
+        target=lifecycle.run_forever,
+        name="kuota-lifecycle",
+        daemon=True,
+        args=(db, ctx),
+        kwargs={"stop": stop},
+    )
+    lifecycle_thread.start()
     thread = threading.Thread(
         target=run_forever,
         name="kuota-worker",
@@ -65,7 +74,7 @@ def _start_worker(
         },
     )
     thread.start()
-    return [thread, payments_thread]
+    return [thread, payments_thread, lifecycle_thread]
 
 
 @app.command()

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from kuota.core.clock import real_now
 from kuota.core.db import run, table_of
 from kuota.notify.models import OutboxMessage, OutboxStatus
 
@@ -40,7 +41,8 @@ def enqueue_many(
                 "body": body,
                 "status": OutboxStatus.PENDING,
                 "attempts": 0,
-                "next_attempt_at": now,
+                # Due at once: the business clock may run ahead of the worker's real one.
+                "next_attempt_at": min(now, real_now()),
                 "created_at": now,
             }
             for channel, recipient in recipients

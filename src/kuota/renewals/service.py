@@ -78,6 +78,8 @@ _OWNER_CONTACT = select(User.email, User.locale).where(User.id == bindparam("use
 
 
 def channel_of(principal: Principal) -> Channel:
+    if principal.kind == "auto_renewal":
+        return Channel.AUTO
     if principal.is_kiosk:
         return Channel.KIOSK
     if principal.is_retail:
