@@ -82,8 +82,11 @@ def demo(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
     db: Annotated[Path, typer.Option("--db", help="SQLite file")] = Path("kuota.db"),
+    radius_auth_port: Annotated[int, typer.Option(help="RADIUS authentication port")] = 1812,
+    radius_acct_port: Annotated[int, typer.Option(help="RADIUS accounting port")] = 1813,
 ) -> None:
-    """Create or upgrade the database, load the demo data, run web + worker until Ctrl-C."""
+    """Create or upgrade the database, load the demo data, and run the web server, the
+    background worker and the RADIUS server until Ctrl-C."""
     from kuota import demo as demo_data
     from kuota.api.app import create_app
     from kuota.core.clock_store import SharedBusinessClock
@@ -106,6 +109,16 @@ def demo(
     web = create_app(settings, db=database, clock=clock)
     stop = threading.Event()
     _start_worker(settings, database, stop)
+    from kuota.radius import start_in_thread
+
+    radius = start_in_thread(
+        database,
+        Context(settings=settings, clock=clock),
+        host=host,
+        auth_port=radius_auth_port,
+        acct_port=radius_acct_port,
+        stop_event=stop,
+    )
     table = Table(title="kuota demo", show_header=True)
     table.add_column("who")
     table.add_column("login")
@@ -117,6 +130,10 @@ def demo(
     base = f"http://{host}:{port}"
     console.print(f"API      {base}/api/v1  (OpenAPI: {base}/api/v1/openapi.json)")
     console.print(f"Mailbox  {base}/api/v1/test/messages?to=%2B6281100000001")
+    console.print(
+        f"RADIUS   {host}:{radius.auth_port} (auth), {host}:{radius.acct_port} (accounting), "
+        "secret testing123"
+    )
     console.print(f"Database {db_path}")
     try:
         uvicorn.run(web, host=host, port=port, log_level="warning")
@@ -163,6 +180,50 @@ def worker() -> None:
     finally:
         for thread in threads:  # each finishes the step it is in, then stops
             thread.join()
+        database.dispose()
+
+
+@app.command()
+def radius(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "0.0.0.0",  # noqa: S104
+    auth_port: Annotated[int, typer.Option(help="RADIUS authentication port")] = 1812,
+    acct_port: Annotated[int, typer.Option(help="RADIUS accounting port")] = 1813,
+    reuse_port: Annotated[
+        bool, typer.Option(help="let several `kuota radius` processes share the ports")
+    ] = False,
+) -> None:
+    """Run the RADIUS server (access and accounting) until Ctrl-C or SIGTERM."""
+    import asyncio
+
+    from kuota.core.clock import SystemClock
+    from kuota.core.clock_store import SharedBusinessClock
+    from kuota.core.logging import configure_logging
+    from kuota.radius import serve as serve_radius
+
+    configure_logging()
+    settings = ensure_secret_key(Settings())
+    database = Database(settings.database_url, pool_size=8)
+    clock = SharedBusinessClock(database) if settings.is_demo else SystemClock()
+    ctx = Context(settings=settings, clock=clock)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve_radius(
+            database,
+            ctx,
+            host=host,
+            auth_port=auth_port,
+            acct_port=acct_port,
+            stop_event=stop,
+            reuse_port=reuse_port,
+        )
+
+    try:
+        asyncio.run(main())
+    finally:
         database.dispose()
 
 

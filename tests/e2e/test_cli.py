@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +16,15 @@ import pytest
 from http_helpers import free_port, login
 
 pytestmark = pytest.mark.slow
+
+
+def udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+RADIUS_PORTS = (udp_port(), udp_port())
 
 
 def start_demo(tmp_path: Path, port: int) -> subprocess.Popen[str]:
@@ -29,6 +39,10 @@ def start_demo(tmp_path: Path, port: int) -> subprocess.Popen[str]:
             str(port),
             "--db",
             str(tmp_path / "demo.db"),
+            "--radius-auth-port",
+            str(RADIUS_PORTS[0]),
+            "--radius-acct-port",
+            str(RADIUS_PORTS[1]),
         ],
         env=env,
         cwd=tmp_path,
@@ -84,6 +98,27 @@ def test_demo_boots_with_contract_data_and_survives_a_restart(tmp_path: Path) ->
                 time.sleep(0.2)
             assert messages and messages[0]["channel"] == "sms"
             assert "Rp 15.000" in messages[0]["body"]
+            # The demo's RADIUS server answers for the card that now has a package.
+            radius = subprocess.run(
+                [
+                    "radclient",
+                    "-x",
+                    "-t",
+                    "3",
+                    "-r",
+                    "1",
+                    f"127.0.0.1:{RADIUS_PORTS[0]}",
+                    "auth",
+                    "testing123",
+                ],
+                input="User-Name = +6281100000001, Message-Authenticator = 0x00\n",
+                capture_output=True,
+                text=True,
+                timeout=20,
+                check=False,
+            )
+            assert "Access-Accept" in radius.stdout, radius.stdout + radius.stderr
+            assert "1000000000" in radius.stdout
             for user, password in (
                 ("admin", "demo-admin-1"),
                 ("demo2@kuota.example", "demo-user-2"),

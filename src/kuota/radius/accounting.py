@@ -113,6 +113,9 @@ class AccountingWriter:
             try:
                 results = await loop.run_in_executor(self._executor, self._write, batch)
             except Exception:
+                if len(batch) == 1:
+                    _finish(batch[0], None, failed=True)
+                    return
                 log.warning(
                     "accounting batch of %d records failed; retrying them one by one",
                     len(batch),
@@ -120,23 +123,17 @@ class AccountingWriter:
                 )
                 for job in batch:
                     try:
-                        result = await loop.run_in_executor(self._executor, self._write, [job])
+                        (result,) = await loop.run_in_executor(self._executor, self._write, [job])
                     except Exception:
-                        log.exception(
-                            "accounting record for %s (session %s) not committed; "
-                            "no answer, the access server will send it again",
-                            job.msisdn,
-                            job.session_key,
-                        )
-                        job.done(None)
+                        _finish(job, None, failed=True)
                     else:
                         self.committed += 1
-                        job.done(result[0])
+                        _finish(job, result)
                 return
             self.committed += len(batch)
             self.batches += 1
             for job, accounted in zip(batch, results, strict=True):
-                job.done(accounted)
+                _finish(job, accounted)
         finally:
             self._slots.release()
             self._wakeup.set()
@@ -158,3 +155,18 @@ class AccountingWriter:
                     now=self._ctx.clock.now(),
                 )
         return [result for result in results if result is not None]
+
+
+def _finish(job: AccountingJob, result: Accounted | None, *, failed: bool = False) -> None:
+    if failed:
+        log.exception(
+            "accounting record for %s (session %s) not committed; no answer, the access "
+            "server will send it again",
+            job.msisdn,
+            job.session_key,
+        )
+    try:
+        job.done(result)
+    except Exception:
+        # One answer that cannot be sent must not keep the batch's others from theirs.
+        log.exception("answering the accounting record of session %s failed", job.session_key)

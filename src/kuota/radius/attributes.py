@@ -56,6 +56,12 @@ def first_value(packet: Any, name: str) -> Any:
     return values[0] if values else None
 
 
+def status_type(packet: Any) -> int | None:
+    """Acct-Status-Type as its number (Start 1, Stop 2, Interim-Update 3, ...)."""
+    raw = packet.get(40)  # by code: by name pyrad would answer the value's name
+    return int.from_bytes(raw[0], "big") if raw and len(raw[0]) == 4 else None
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None

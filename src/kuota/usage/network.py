@@ -8,17 +8,19 @@ request.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from kuota.cards.models import Card, CardStatus
 from kuota.cards.rules import normalize_msisdn
 from kuota.core.context import Context
+from kuota.core.db import run, table_of
 from kuota.core.errors import InvalidInput
 from kuota.usage import charging
 from kuota.usage.models import CreditControlAnswer, Package, UsageSession
@@ -42,6 +44,33 @@ class Access:
     session_timeout_seconds: int = 0
 
 
+_CARD_ID = select(Card.id).where(Card.msisdn == bindparam("msisdn"))
+_RADIUS_SESSION = select(
+    UsageSession.card_id, UsageSession.reported_bytes, UsageSession.nas_address
+).where(UsageSession.id == bindparam("key"))
+_NEW_SESSION = insert(table_of(UsageSession))
+_SESSION_REPORTED = (
+    update(UsageSession)
+    .where(UsageSession.id == bindparam("w_key"))
+    .values(
+        reported_bytes=bindparam("reported"),
+        charged_bytes=UsageSession.charged_bytes + bindparam("charged"),
+        updated_at=bindparam("now"),
+        nas_address=bindparam("nas"),
+        status=bindparam("state"),
+    )
+)
+
+
+def _card_id(msisdn: str) -> Callable[[Session], int | None]:
+    """The card's id by number (accounting runs this per record: one prebuilt query)."""
+    try:
+        number = normalize_msisdn(msisdn)
+    except InvalidInput:
+        return lambda _session: None
+    return lambda session: run(session, _CARD_ID, {"msisdn": number}).scalar_one_or_none()
+
+
 def _card(session: Session, msisdn: str) -> Card | None:
     try:
         number = normalize_msisdn(msisdn)
@@ -59,14 +88,18 @@ def authorize(session: Session, msisdn: str, now: datetime) -> Access:
     if card.status == CardStatus.TERMINATED:
         return Access(False, "card blocked: terminated", card.id)
     quota = charging.quota_of(session, card.id, now)
-    if quota.earliest_expiry is None:
+    if quota.available <= 0:
+        active = session.execute(
+            select(Package.id).where(Package.card_id == card.id, Package.expires_at > now).limit(1)
+        ).first()
+        if active is not None:
+            return Access(False, "data quota used up", card.id)
         had_any = session.execute(
             select(Package.id).where(Package.card_id == card.id).limit(1)
         ).first()
         reason = "all data packages expired" if had_any else "no data package"
         return Access(False, reason, card.id)
-    if quota.available <= 0:
-        return Access(False, "data quota used up", card.id)
+    assert quota.earliest_expiry is not None
     timeout = int((quota.earliest_expiry - now).total_seconds())
     return Access(True, "ok", card.id, quota.available, max(timeout, 1))
 
@@ -95,41 +128,52 @@ def account(
     The counters in a record are the session's running totals, so the charge is the
     difference from the highest total seen: a retransmission or duplicate charges
     nothing, and a record that arrives late (a lower total) never charges negative."""
-    card = _card(session, msisdn)
-    if card is None:
+    card_id = _card_id(msisdn)(session)
+    if card_id is None:
         return Accounted(0, 0, False, None, nas_address)
-    charging.lock_card(session, card.id)
+    charging.lock_card(session, card_id)
     key = f"radius:{session_key}"[:120]
-    usage_session = session.get(UsageSession, key)
-    if usage_session is None:
-        usage_session = UsageSession(
-            id=key,
-            card_id=card.id,
-            source="radius",
-            nas_address=nas_address,
-            reported_bytes=0,
-            charged_bytes=0,
-            last_request_number=-1,
-            status="open",
-            started_at=now,
-            updated_at=now,
-            reservation_expires_at=None,
+    row = run(session, _RADIUS_SESSION, {"key": key}).first()
+    if row is None:
+        run(
+            session,
+            _NEW_SESSION,
+            {
+                "id": key,
+                "card_id": card_id,
+                "source": "radius",
+                "nas_address": nas_address,
+                "reported_bytes": 0,
+                "charged_bytes": 0,
+                "last_request_number": -1,
+                "status": "open",
+                "started_at": now,
+                "updated_at": now,
+                "reservation_expires_at": None,
+            },
         )
-        session.add(usage_session)
-        session.flush()
-    delta = max(0, reported_total_bytes - usage_session.reported_bytes)
-    result = charging.charge(session, card.id, delta, now, source="radius", session_id=key)
-    usage_session.reported_bytes = max(usage_session.reported_bytes, reported_total_bytes)
-    usage_session.charged_bytes += result.charged
-    usage_session.updated_at = now
-    usage_session.nas_address = nas_address or usage_session.nas_address
-    if stop:
-        usage_session.status = "closed"
-    session.flush()
-    exhausted = not stop and charging.quota_of(session, card.id, now).available <= 0
-    return Accounted(
-        result.charged, result.uncharged, exhausted, card.id, usage_session.nas_address
+        reported, known_nas = 0, nas_address
+    elif row.card_id != card_id:
+        # The same session id for another card: never charge one card for another's use.
+        return Accounted(0, 0, False, card_id, nas_address)
+    else:
+        reported, known_nas = int(row.reported_bytes), row.nas_address
+    delta = max(0, reported_total_bytes - reported)
+    result = charging.charge(session, card_id, delta, now, source="radius", session_id=key)
+    run(
+        session,
+        _SESSION_REPORTED,
+        {
+            "w_key": key,
+            "reported": max(reported, reported_total_bytes),
+            "charged": result.charged,
+            "now": now,
+            "nas": nas_address or known_nas,
+            "state": "closed" if stop else "open",
+        },
     )
+    exhausted = not stop and charging.quota_of(session, card_id, now).available <= 0
+    return Accounted(result.charged, result.uncharged, exhausted, card_id, nas_address or known_nas)
 
 
 @dataclass(frozen=True, slots=True)
