@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -99,26 +100,27 @@ def test_demo_boots_with_contract_data_and_survives_a_restart(tmp_path: Path) ->
             assert messages and messages[0]["channel"] == "sms"
             assert "Rp 15.000" in messages[0]["body"]
             # The demo's RADIUS server answers for the card that now has a package.
-            radius = subprocess.run(
-                [
-                    "radclient",
-                    "-x",
-                    "-t",
-                    "3",
-                    "-r",
-                    "1",
-                    f"127.0.0.1:{RADIUS_PORTS[0]}",
-                    "auth",
-                    "testing123",
-                ],
-                input="User-Name = +6281100000001, Message-Authenticator = 0x00\n",
-                capture_output=True,
-                text=True,
-                timeout=20,
-                check=False,
-            )
-            assert "Access-Accept" in radius.stdout, radius.stdout + radius.stderr
-            assert "1000000000" in radius.stdout
+            if shutil.which("radclient") or os.environ.get("CI") == "true":
+                radius = subprocess.run(
+                    [
+                        "radclient",
+                        "-x",
+                        "-t",
+                        "3",
+                        "-r",
+                        "1",
+                        f"127.0.0.1:{RADIUS_PORTS[0]}",
+                        "auth",
+                        "testing123",
+                    ],
+                    input="User-Name = +6281100000001, Message-Authenticator = 0x00\n",
+                    capture_output=True,
+                    text=True,
+                    timeout=20,
+                    check=False,
+                )
+                assert "Access-Accept" in radius.stdout, radius.stdout + radius.stderr
+                assert "1000000000" in radius.stdout
             for user, password in (
                 ("admin", "demo-admin-1"),
                 ("demo2@kuota.example", "demo-user-2"),
