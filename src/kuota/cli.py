@@ -257,6 +257,52 @@ def ledger_check() -> None:
     console.print("[green]ledger clean[/green]")
 
 
+@app.command("import-usage")
+def import_usage(
+    file: Annotated[Path, typer.Argument(help="usage records, CSV or JSON lines")],
+    rejects: Annotated[
+        Path | None, typer.Option(help="where bad rows go (default: FILE.rejects.csv)")
+    ] = None,
+) -> None:
+    """Import usage records in bulk, charging each record once however often the file is
+    imported. Exit 0 when every row was imported, 1 when some were rejected (see the
+    rejects file), 2 when the file cannot be read."""
+    from kuota.core.clock import SystemClock
+    from kuota.core.errors import InvalidInput
+    from kuota.usage import importer
+
+    settings = Settings()  # no secret is needed to import usage
+    database = Database(settings.database_url, pool_size=4)
+    ctx = Context(settings=settings, clock=SystemClock())
+    rejects_path = rejects or file.with_name(file.name + ".rejects.csv")
+    try:
+        size = file.stat().st_size
+        with importer.rich_progress(size, description=file.name) as progress:
+            summary = importer.import_usage(
+                database, ctx, file, rejects_path=rejects_path, progress=progress
+            )
+    except OSError as exc:
+        console.print(f"[red]cannot read {file}: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    except InvalidInput as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(2) from exc
+    finally:
+        database.dispose()
+    console.print(
+        f"read {summary.read} records in {summary.seconds:.1f} s "
+        f"({summary.records_per_s:,.0f}/s): {summary.imported} imported, "
+        f"{summary.duplicates} already imported, {summary.rejected} rejected"
+    )
+    console.print(
+        f"charged {summary.charged_bytes:,} bytes; {summary.uncharged_bytes:,} bytes beyond "
+        "what the cards had left (recorded, not charged)"
+    )
+    if summary.rejected:
+        console.print(f"[yellow]bad rows and why: {rejects_path}[/yellow]")
+        raise typer.Exit(1)
+
+
 @app.command()
 def reconcile(
     report: Annotated[Path, typer.Argument(help="the gateway's settlement report (CSV)")],
