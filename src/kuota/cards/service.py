@@ -114,3 +114,12 @@ def usage_by_day(
     return usage.daily_usage(
         session, card.id, since=now - timedelta(days=days), zone_name=zone_name
     )
+
+
+def set_auto_renew(session: Session, principal: Principal, msisdn: str, on: bool) -> None:
+    """Only the card's owner decides whether its packages renew themselves."""
+    card = card_for(session, principal, msisdn, lock=True)
+    if not (principal.is_subscriber and card.owner_user_id == principal.id):
+        raise NotFound(f"no card {card.msisdn} that you may see")
+    card.auto_renew = on
+    session.flush()

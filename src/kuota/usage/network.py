@@ -256,7 +256,9 @@ def _answer(
             field="request_number",
         )
     if usage_session.status == "closed":
-        raise InvalidInput(f"session {request.session_id!r} is terminated", field="session_id")
+        # Closed for silence (its slice outlived validity_time) or terminated: a late
+        # report is still use that happened, so it is charged, and the session reopens.
+        usage_session.status = "open"
     usage_session.last_request_number = request.request_number
     usage_session.updated_at = now
     # What was used is charged against what was reserved for it (released first).

@@ -147,3 +147,33 @@ def test_usage_per_day_is_shown_to_the_owner_only(gy: TestClient, clock: FixedCl
     other = login(gy, "demo2@kuota.example", "demo-user-2")
     assert gy.get(f"/api/v1/cards/{CARD}/usage", headers=other).status_code == 404
     assert gy.get(f"/api/v1/cards/{CARD}/usage?days=0", headers=user).status_code == 422
+
+
+def test_a_late_report_on_a_session_closed_for_silence_is_still_charged(
+    gy: TestClient, demo_db: Database, clock: FixedClock
+) -> None:
+    ask(gy, session_id="slow")
+    clock.advance(timedelta(hours=2))
+    with demo_db.unit_of_work() as s:
+        network.release_expired_reservations(s, clock.now())
+    status, late = ask(
+        gy, session_id="slow", request_type="terminate", request_number=1, used_bytes=20 * MB
+    )
+    assert status == 200 and late["result_code"] == 2001
+    user = login(gy, "demo@kuota.example", "demo-user-1")
+    [package] = gy.get(f"/api/v1/cards/{CARD}", headers=user).json()["packages"]
+    assert package["quota_remaining_bytes"] == 130 * MB
+
+
+def test_the_owner_turns_auto_renewal_on_and_nobody_else_can(gy: TestClient) -> None:
+    user = login(gy, "demo@kuota.example", "demo-user-1")
+    on = gy.patch(f"/api/v1/cards/{CARD}", json={"auto_renew": True}, headers=user)
+    assert on.status_code == 200 and on.json()["auto_renew"] is True
+    other = login(gy, "demo2@kuota.example", "demo-user-2")
+    assert (
+        gy.patch(f"/api/v1/cards/{CARD}", json={"auto_renew": False}, headers=other).status_code
+        == 404
+    )
+    bad = gy.patch(f"/api/v1/cards/{CARD}", json={"auto_renew": "yes"}, headers=user)
+    assert bad.status_code == 422 and "auto_renew" in bad.text
+    assert gy.get(f"/api/v1/cards/{CARD}", headers=user).json()["auto_renew"] is True

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.responses import Response
 
 from kuota.api.answers import json_response
@@ -89,3 +89,21 @@ def card_usage(
             zone_name=ctx.settings.operator_timezone,
         )
     )
+
+
+class CardSettingsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    auto_renew: StrictBool
+
+
+@router.patch("/{msisdn}", response_model=CardOut)
+def change_card(
+    msisdn: str,
+    body: CardSettingsIn,
+    session: SessionDep,
+    ctx: ContextDep,
+    principal: CurrentPrincipal,
+) -> Response:
+    """The owner turns auto-renewal at expiry (from the main balance) on or off."""
+    cards.set_auto_renew(session, principal, msisdn, body.auto_renew)
+    return json_response(cards.card_view(session, principal, msisdn, ctx.clock.now()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Annotated
 
@@ -42,6 +43,9 @@ def move_clock(
     offset = clock_store.move_to(session, None if body.reset else body.now)
     if isinstance(ctx.clock, BusinessClock):
         ctx.clock.set_offset(offset)
+        # This process knows the new offset before it commits: a re-read now would
+        # still see the old one and put it back.
+        ctx.clock.last_refreshed = time.monotonic()
     audit.record(
         session,
         actor=principal.name,
