@@ -4,8 +4,8 @@ kuota's server running in-process on the demo database, on SQLite and PostgreSQL
 from __future__ import annotations
 
 import asyncio
-import re
 import os
+import re
 import shutil
 import socket
 import subprocess
