@@ -6,9 +6,10 @@ session is reserved, so two sessions of one card can never together be granted
 more than the card has. Bytes reported beyond what is left are recorded as
 uncharged, never charged: the card cannot go below zero.
 
-Every function runs in the caller's transaction and takes the card's row lock
-first (on PostgreSQL; SQLite writers are serial), so charges and grants for one
-card never interleave. Package updates are still conditional, as a second guard.
+Every function runs in the caller's transaction; the caller takes the card's row
+lock first (`lock_card`, on PostgreSQL; SQLite writers are serial), so charges and
+grants for one card never interleave. Package updates are still conditional, as a
+second guard.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from kuota.cards.models import Card
 from kuota.core.db import run, table_of
+from kuota.core.errors import InvalidInput
 from kuota.usage.models import Package, QuotaReservation, UsageRecord
 
 _ACTIVE = (
@@ -124,7 +126,7 @@ def charge(
     session's own reservation must be released first: it is the session's use that is
     being reported."""
     if used_bytes < 0:
-        raise ValueError("used bytes cannot be negative")
+        raise InvalidInput("used bytes cannot be negative", field="used_bytes")
     if used_bytes == 0:
         return Charge(0, 0)
     need = used_bytes
