@@ -16,6 +16,7 @@ from kuota.api.deps import (
     WriteTransaction,
     require_admin,
 )
+from kuota.api.money import MoneyIn
 from kuota.api.routers.plans import PlanOut, plan_view
 from kuota.cards import admin
 from kuota.catalog import promotions
@@ -26,12 +27,6 @@ from kuota.core.money import Money
 from kuota.renewals.schemas import MoneyOut
 
 router = APIRouter(prefix="/admin", tags=["operator"])
-
-
-class MoneyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    amount: StrictInt = Field(description="minor units; IDR has two decimals (Rp 1 = 100)")
-    currency: str = Field(min_length=3, max_length=3, pattern="^[A-Za-z]{3}$")
 
 
 class BalanceAdjustmentIn(BaseModel):

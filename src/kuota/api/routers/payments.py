@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -21,6 +21,7 @@ from kuota.api.deps import (
     WriteTransaction,
     get_gateways,
 )
+from kuota.api.money import MoneyIn
 from kuota.core import idempotency
 from kuota.core.clock import real_now
 from kuota.core.errors import GatewayBusy, NotFound, WebhookRejected
@@ -83,12 +84,6 @@ async def gateway_notification(
 def get_payment(payment_id: str, session: SessionDep, principal: CurrentPrincipal) -> Response:
     """A payment's state and, while it is open, what the payer must do next."""
     return json_response(payments.view_for(session, principal, payment_id))
-
-
-class MoneyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    amount: StrictInt = Field(description="minor units; IDR has two decimals (Rp 1 = 100)")
-    currency: str = Field(min_length=3, max_length=3, pattern="^[A-Za-z]{3}$")
 
 
 class TopUpIn(BaseModel):
