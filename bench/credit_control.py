@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from loadgen import closed_loop  # noqa: E402
-from renewals import PG_ADMIN_URL, SECRET, databases, server  # noqa: E402
+from renewals import SECRET, databases, server  # noqa: E402
+from scratch import pg_unreachable  # noqa: E402
 
 from kuota.cards.models import Card  # noqa: E402
 from kuota.core.clock import SystemClock  # noqa: E402
@@ -153,12 +153,9 @@ def main() -> None:
     args = parser.parse_args()
     results: list[dict[str, Any]] = []
     for kind in ["sqlite", "postgresql"] if args.db == "both" else [args.db]:
-        if kind == "postgresql":
-            try:
-                psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()
-            except psycopg.Error as exc:
-                results.append({"database": kind, "skipped": f"unreachable: {exc}"})
-                continue
+        if kind == "postgresql" and (problem := pg_unreachable()):
+            results.append({"database": kind, "skipped": problem})
+            continue
         results.append(bench(kind, args))
     print(
         json.dumps({"benchmark": "credit-control updates over HTTP", "results": results}, indent=2)

@@ -35,13 +35,12 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import psycopg
+from scratch import pg_unreachable, scratch_database
 from sqlalchemy import func, select
 
 from kuota import demo
@@ -56,7 +55,6 @@ from kuota.core.migrate import upgrade
 from kuota.usage import service as usage
 from kuota.usage.models import Package
 
-PG_ADMIN_URL = os.environ.get("KUOTA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET_KEY = "bench-secret-" + "k" * 40
 RADIUS_SECRET = demo.DEMO_RADIUS_SECRET
 STEP = 1000  # bytes each interim adds to its session's running total
@@ -66,11 +64,6 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def pg_url(name: str) -> str:
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    return f"{base}/{name}"
 
 
 def settings_for(url: str) -> Settings:
@@ -118,18 +111,8 @@ def charged_bytes(url: str) -> int:
 
 @contextmanager
 def database(kind: str, n_cards: int, workdir: Path) -> Iterator[tuple[str, list[str]]]:
-    if kind == "sqlite":
-        url = f"sqlite:///{workdir / 'kuota.db'}"
+    with scratch_database(kind, workdir, "radius") as url:
         yield url, seed(url, n_cards)
-        return
-    name = f"kuota_bench_radius_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield pg_url(name), seed(pg_url(name), n_cards)
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def write_requests(
@@ -382,12 +365,9 @@ def main() -> None:
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     results: list[dict[str, Any]] = []
     for kind in kinds:
-        if kind == "postgresql":
-            try:
-                psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()
-            except psycopg.Error as exc:
-                results.append({"database": kind, "skipped": f"unreachable: {exc}"})
-                continue
+        if kind == "postgresql" and (problem := pg_unreachable()):
+            results.append({"database": kind, "skipped": problem})
+            continue
         results.append(bench_backend(kind, args))
     print(
         json.dumps(

@@ -37,15 +37,14 @@ import sqlite3
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from scratch import pg_unreachable, scratch_database
 from sqlalchemy import update
 
 from kuota.cards import service as cards
@@ -62,7 +61,6 @@ from kuota.ledger import service as ledger
 from kuota.ledger.service import check_ledger
 from kuota.usage import lifecycle
 
-PG_ADMIN_URL = os.environ.get("KUOTA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "bench-secret-" + "k" * 40
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # the business time of the sweep
 DAY = timedelta(days=1)
@@ -73,19 +71,6 @@ TERMINATED_SHARE = 0.005
 SECOND_PACKAGE_SHARE = 0.25
 LOW_NOT_TOLD_SHARE = 0.05  # of low-quota active packages, not yet told (crossed lately)
 LOCALES = (("id", 0.80), ("en", 0.15), ("zh", 0.05))
-
-
-def pg_url(name: str) -> str:
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    return f"{base}/{name}"
-
-
-def pg_reachable() -> bool:
-    try:
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
-            return True
-    except psycopg.Error:
-        return False
 
 
 # -- seeding -------------------------------------------------------------------------------
@@ -396,23 +381,8 @@ def run_baseline(url: str) -> tuple[int, float]:
 # -- the run -------------------------------------------------------------------------------
 
 
-@contextmanager
-def scratch(kind: str, workdir: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{workdir / 'sweep.db'}"
-        return
-    name = f"kuota_bench_sweep_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield pg_url(name)
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def bench(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    with scratch(kind, workdir) as url:
+    with scratch_database(kind, workdir, "sweep") as url:
         started = time.perf_counter()
         seeded = seed(url, args.packages, args.auto_cards, timedelta(hours=args.behind))
         seed_seconds = time.perf_counter() - started
@@ -468,8 +438,8 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="kuota-sweep-"))
     try:
         for kind in kinds:
-            if kind == "postgresql" and not pg_reachable():
-                results[kind] = {"skipped": f"PostgreSQL unreachable at {PG_ADMIN_URL}"}
+            if kind == "postgresql" and (problem := pg_unreachable()):
+                results[kind] = {"skipped": problem}
                 continue
             results[kind] = bench(kind, args, workdir)
     finally:

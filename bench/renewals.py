@@ -38,12 +38,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from loadgen import closed_loop, open_loop  # noqa: E402
+from scratch import (  # noqa: E402
+    create_database,
+    drop_databases,
+    new_database_name,
+    pg_unreachable,
+    pg_url,
+)
 
 from kuota import demo  # noqa: E402
 from kuota.cards import service as cards  # noqa: E402
@@ -56,7 +62,6 @@ from kuota.core.money import Money  # noqa: E402
 from kuota.ledger import service as ledger  # noqa: E402
 from kuota.ledger.service import check_ledger  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("KUOTA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "bench-secret-" + "k" * 40
 PLAN = "DATA-1GB-7D"
 
@@ -67,11 +72,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def pg_url(name: str) -> str:
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    return f"{base}/{name}"
 
 
 def seed(url: str, n_cards: int) -> list[str]:
@@ -138,21 +138,16 @@ def databases(
         shutil.copyfile(kuota_db, workdir / "baseline.db")
         yield url, f"sqlite:///{workdir / 'baseline.db'}", msisdns
         return
-    tag = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    names = (f"kuota_bench_{tag}", f"kuota_bench_base_{tag}")
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{names[0]}"')
+    names = (new_database_name("kuota"), new_database_name("baseline"))
+    create_database(names[0])
     try:
         msisdns = seed(pg_url(names[0]), n_cards)
         if prepare is not None:
             prepare(pg_url(names[0]), msisdns)
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{names[1]}" TEMPLATE "{names[0]}"')
+        create_database(names[1], template=names[0])
         yield pg_url(names[0]), pg_url(names[1]), msisdns
     finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            for name in names:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_databases(*names)
 
 
 @contextmanager
@@ -375,12 +370,9 @@ def main() -> None:
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     results = []
     for kind in kinds:
-        if kind == "postgresql":
-            try:
-                psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()
-            except psycopg.Error as exc:
-                results.append({"database": kind, "skipped": f"unreachable: {exc}"})
-                continue
+        if kind == "postgresql" and (problem := pg_unreachable()):
+            results.append({"database": kind, "skipped": problem})
+            continue
         results.append(bench_backend(kind, args))
     print(
         json.dumps(

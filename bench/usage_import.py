@@ -28,15 +28,12 @@ import random
 import shutil
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
-import psycopg
+from scratch import pg_unreachable, scratch_database
 from sqlalchemy import func, select
 from sqlalchemy.schema import CreateIndex, CreateTable
 
@@ -54,15 +51,9 @@ from kuota.usage import service as usage
 from kuota.usage.importer import import_usage
 from kuota.usage.models import Package, UsageRecord
 
-PG_ADMIN_URL = os.environ.get("KUOTA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "bench-secret-" + "k" * 40
 PACKAGE_BYTES = 10**15  # far more than the run uses: every record is charged
 BASELINE_TABLE = "baseline_usage_records"
-
-
-def pg_url(name: str) -> str:
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    return f"{base}/{name}"
 
 
 def context(url: str) -> Context:
@@ -185,25 +176,10 @@ def baseline(
         conn.close()
 
 
-@contextmanager
-def database(kind: str, workdir: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{workdir / 'kuota.db'}"
-        return
-    name = f"kuota_bench_import_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield pg_url(name)
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def bench_backend(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"kuota-bench-import-{kind}-"))
     try:
-        with database(kind, workdir) as url:
+        with scratch_database(kind, workdir, "import") as url:
             upgrade(url)
             ctx = context(url)
             db = Database(url, pool_size=2)
@@ -271,12 +247,9 @@ def main() -> None:
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     results: list[dict[str, Any]] = []
     for kind in kinds:
-        if kind == "postgresql":
-            try:
-                psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()
-            except psycopg.Error as exc:
-                results.append({"database": kind, "skipped": f"unreachable: {exc}"})
-                continue
+        if kind == "postgresql" and (problem := pg_unreachable()):
+            results.append({"database": kind, "skipped": problem})
+            continue
         results.append(bench_backend(kind, args))
         print(json.dumps(results[-1]), flush=True)
     print(
