@@ -15,6 +15,7 @@ from kuota.api.deps import Credentials, Transaction
 from kuota.core import idempotency
 from kuota.core.context import Context
 from kuota.core.money import Money
+from kuota.core.principal import Principal
 from kuota.payments import checkout
 from kuota.payments.gateway import CheckoutRequest
 from kuota.payments.models import PaymentStatus
@@ -22,7 +23,38 @@ from kuota.payments.providers import Gateways
 from kuota.renewals.schemas import GatewayOptionsIn
 
 
-async def open_at_gateway(
+async def sell(
+    tx: Transaction,
+    ctx: Context,
+    gateways: Gateways,
+    caller: Credentials,
+    *,
+    idempotency_key: str | None,
+    fingerprint: str,
+    operation: Callable[[Session, Principal], Any],
+    description: Callable[[dict[str, Any]], str],
+    view_for_payment: Callable[[Session, str], dict[str, Any]],
+    options: GatewayOptionsIn | None,
+) -> idempotency.StoredAnswer:
+    """A sale, exactly once per Idempotency-Key; when it waits for a gateway payment, the
+    order is then opened at the gateway and the answer carries the payer's next step."""
+    answer = await tx.exactly_once(
+        caller, ctx, idempotency_key=idempotency_key, fingerprint=fingerprint, operation=operation
+    )
+    return await _open_at_gateway(
+        answer,
+        tx=tx,
+        ctx=ctx,
+        gateways=gateways,
+        caller=caller,
+        idempotency_key=idempotency_key,
+        description=description,
+        view_for_payment=view_for_payment,
+        options=options,
+    )
+
+
+async def _open_at_gateway(
     answer: idempotency.StoredAnswer,
     *,
     tx: Transaction,

@@ -176,3 +176,6 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 def get_gateways(request: Request) -> Gateways:
     gateways: Gateways = request.app.state.gateways
     return gateways
+
+
+GatewaysDep = Annotated[Gateways, Depends(get_gateways)]

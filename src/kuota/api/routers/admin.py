@@ -23,7 +23,6 @@ from kuota.catalog import promotions
 from kuota.catalog import service as catalog
 from kuota.catalog.models import PlanVersion
 from kuota.core import audit, idempotency
-from kuota.core.money import Money
 from kuota.renewals.schemas import MoneyOut
 
 router = APIRouter(prefix="/admin", tags=["operator"])
@@ -55,7 +54,7 @@ async def adjust_balance(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Credit (or, negative, debit) a card's main balance. Operator admins only; audited."""
-    amount = Money(body.amount.amount, body.amount.currency.upper())
+    amount = body.amount.to_money()
     answer = await tx.exactly_once(
         caller,
         ctx,
@@ -90,7 +89,7 @@ def publish_plan(
         session,
         code=body.code,
         name=body.name,
-        price=Money(body.price.amount, body.price.currency.upper()),
+        price=body.price.to_money(),
         data_bytes=body.data_bytes,
         validity_days=body.validity_days,
         now=now,

@@ -4,28 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from kuota.api.answers import json_response, stored_response
-from kuota.api.checkout import open_at_gateway
+from kuota.api.checkout import sell
 from kuota.api.deps import (
     Caller,
     ContextDep,
     CurrentPrincipal,
+    GatewaysDep,
     IdempotencyKey,
     SessionDep,
     WriteTransaction,
-    get_gateways,
 )
 from kuota.api.money import MoneyIn
 from kuota.core import idempotency
 from kuota.core.clock import real_now
 from kuota.core.errors import GatewayBusy, NotFound, WebhookRejected
-from kuota.core.money import Money
 from kuota.payments import service as payments
 from kuota.payments import settlement, topups
 from kuota.payments.gateway import (
@@ -35,11 +34,9 @@ from kuota.payments.gateway import (
     GatewayUnavailable,
     NotificationRejected,
 )
-from kuota.payments.providers import Gateways
 from kuota.renewals.schemas import GatewayOptionsIn
 
 router = APIRouter(tags=["payments"])
-GatewaysDep = Annotated[Gateways, Depends(get_gateways)]
 
 
 @router.post("/payments/webhooks/{provider}", include_in_schema=True)
@@ -104,10 +101,12 @@ async def create_top_up(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Add money to the card's main balance, paid by card, e-wallet or QRIS."""
-    amount = Money(body.amount.amount, body.amount.currency.upper())
-    answer = await tx.exactly_once(
-        caller,
+    amount = body.amount.to_money()
+    answer = await sell(
+        tx,
         ctx,
+        gateways,
+        caller,
         idempotency_key=idempotency_key,
         fingerprint=idempotency.fingerprint("POST", f"/cards/{msisdn}/top-ups", body.model_dump()),
         operation=lambda session, principal: topups.start_top_up(
@@ -120,14 +119,6 @@ async def create_top_up(
             gateway_name=gateways.default,
             gateway_methods=gateways.methods,
         ),
-    )
-    answer = await open_at_gateway(
-        answer,
-        tx=tx,
-        ctx=ctx,
-        gateways=gateways,
-        caller=caller,
-        idempotency_key=idempotency_key,
         description=lambda view: f"top-up {view['msisdn']}",
         view_for_payment=topups.view_for_payment,
         options=body.gateway_options,

@@ -2,19 +2,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from kuota.api.answers import json_response, stored_response
-from kuota.api.checkout import open_at_gateway
+from kuota.api.checkout import sell
 from kuota.api.deps import (
     Caller,
     ContextDep,
     CurrentPrincipal,
+    GatewaysDep,
     IdempotencyKey,
     SessionDep,
     WriteTransaction,
-    get_gateways,
 )
 from kuota.core import idempotency
 from kuota.renewals import service as renewals
@@ -29,7 +29,7 @@ async def create_renewal(
     tx: WriteTransaction,
     ctx: ContextDep,
     caller: Caller,
-    http: Request,
+    gateways: GatewaysDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Renew a plan on a card. Replaying the same Idempotency-Key returns the first answer
@@ -40,10 +40,11 @@ async def create_renewal(
         payment_method=body.payment_method,
         promo_code=body.promo_code,
     )
-    gateways = get_gateways(http)
-    answer = await tx.exactly_once(
-        caller,
+    answer = await sell(
+        tx,
         ctx,
+        gateways,
+        caller,
         idempotency_key=idempotency_key,
         fingerprint=idempotency.fingerprint("POST", "/renewals", body.model_dump()),
         operation=lambda session, principal: renewals.renew(
@@ -55,14 +56,6 @@ async def create_renewal(
             gateway_name=gateways.default or "none",
             payment_ttl=timedelta(seconds=ctx.settings.payment_ttl_seconds),
         ),
-    )
-    answer = await open_at_gateway(
-        answer,
-        tx=tx,
-        ctx=ctx,
-        gateways=gateways,
-        caller=caller,
-        idempotency_key=idempotency_key,
         description=lambda view: f"{view['plan_code']} {view['msisdn']}",
         view_for_payment=renewals.view_for_payment,
         options=body.gateway_options,
