@@ -8,7 +8,6 @@ request.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,6 +43,7 @@ class Access:
     session_timeout_seconds: int = 0
 
 
+_CARD = select(Card).where(Card.msisdn == bindparam("msisdn"))
 _CARD_ID = select(Card.id).where(Card.msisdn == bindparam("msisdn"))
 _RADIUS_SESSION = select(
     UsageSession.card_id, UsageSession.reported_bytes, UsageSession.nas_address
@@ -62,21 +62,27 @@ _SESSION_REPORTED = (
 )
 
 
-def _card_id(msisdn: str) -> Callable[[Session], int | None]:
-    """The card's id by number (accounting runs this per record: one prebuilt query)."""
+def _number(msisdn: str) -> str | None:
+    """The card number in E.164, or None when it cannot be one (an unknown subscriber)."""
     try:
-        number = normalize_msisdn(msisdn)
+        return normalize_msisdn(msisdn)
     except InvalidInput:
-        return lambda _session: None
-    return lambda session: run(session, _CARD_ID, {"msisdn": number}).scalar_one_or_none()
+        return None
+
+
+def _card_id(session: Session, msisdn: str) -> int | None:
+    """The card's id by number (accounting runs this per record: one prebuilt query)."""
+    number = _number(msisdn)
+    if number is None:
+        return None
+    return run(session, _CARD_ID, {"msisdn": number}).scalar_one_or_none()
 
 
 def _card(session: Session, msisdn: str) -> Card | None:
-    try:
-        number = normalize_msisdn(msisdn)
-    except InvalidInput:
+    number = _number(msisdn)
+    if number is None:
         return None
-    return session.execute(select(Card).where(Card.msisdn == number)).scalar_one_or_none()
+    return session.execute(_CARD, {"msisdn": number}).scalar_one_or_none()
 
 
 def authorize(session: Session, msisdn: str, now: datetime) -> Access:
@@ -128,7 +134,7 @@ def account(
     The counters in a record are the session's running totals, so the charge is the
     difference from the highest total seen: a retransmission or duplicate charges
     nothing, and a record that arrives late (a lower total) never charges negative."""
-    card_id = _card_id(msisdn)(session)
+    card_id = _card_id(session, msisdn)
     if card_id is None:
         return Accounted(0, 0, False, None, nas_address)
     charging.lock_card(session, card_id)
