@@ -96,6 +96,7 @@ class Quota:
 class Charge:
     charged: int
     uncharged: int  # reported beyond what was left
+    available_after: int  # what the card can still be granted, after this charge
 
 
 def lock_card(session: Session, card_id: int) -> None:
@@ -127,12 +128,16 @@ def charge(
     being reported."""
     if used_bytes < 0:
         raise InvalidInput("used bytes cannot be negative", field="used_bytes")
-    if used_bytes == 0:
-        return Charge(0, 0)
-    need = used_bytes
-    records = []
     rows = run(session, _ACTIVE, {"card_id": card_id, "now": now}).all()
     used_now = {row.id: row.quota_used_bytes for row in rows}
+
+    def available() -> int:
+        return sum(r.quota_total_bytes - used_now[r.id] - r.quota_reserved_bytes for r in rows)
+
+    if used_bytes == 0:
+        return Charge(0, 0, available())
+    need = used_bytes
+    records = []
     # Bytes already used are charged: first from quota nobody holds, then, if that is
     # not enough, from quota reserved for other sessions (they are then granted less).
     for unreserved_only in (True, False):
@@ -166,7 +171,7 @@ def charge(
             for record in records
         ],
     )
-    return Charge(used_bytes - need, need)
+    return Charge(used_bytes - need, need, available())
 
 
 def reserve(session: Session, card_id: int, session_id: str, wanted: int, now: datetime) -> int:

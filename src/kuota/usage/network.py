@@ -178,7 +178,7 @@ def account(
             "state": "closed" if stop else "open",
         },
     )
-    exhausted = not stop and charging.quota_of(session, card_id, now).available <= 0
+    exhausted = not stop and result.available_after <= 0
     return Accounted(result.charged, result.uncharged, exhausted, card_id, nas_address or known_nas)
 
 
