@@ -7,14 +7,10 @@ already formatted (`Money.format()`), quota through `format_bytes`.
 
 from __future__ import annotations
 
-from typing import Any
-
-SUPPORTED_LOCALES = ("id", "en", "zh")
-
 GB = 10**9
 MB = 10**6
 
-_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
+LIFECYCLE_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "package_expires_in_3_days": {
         "id": (
             "Paket {plan_name} berakhir 3 hari lagi",
@@ -102,17 +98,6 @@ _TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         ),
     },
 }
-
-
-def render(name: str, locale: str, **values: Any) -> tuple[str, str]:
-    """Subject and body of a message in the given language (Indonesian when unknown)."""
-    per_locale = _TEMPLATES[name]
-    subject, body = per_locale.get(locale, per_locale["id"])
-    return subject.format(**values), body.format(**values)
-
-
-def locales_of(name: str) -> tuple[str, ...]:
-    return tuple(_TEMPLATES[name])
 
 
 def format_bytes(count: int, locale: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kuota.notify.lifecycle_templates import LIFECYCLE_TEMPLATES
+
 SUPPORTED_LOCALES = ("id", "en", "zh")
 
 _TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
@@ -60,6 +62,10 @@ _TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "zh": ("余额已更新", "{msisdn} 的主余额变动 {amount}，当前余额 {balance}。"),
     },
 }
+
+
+# The lifecycle worker's reminders live in their own module; one renderer serves both.
+_TEMPLATES.update(LIFECYCLE_TEMPLATES)
 
 
 def render(name: str, locale: str, **values: Any) -> tuple[str, str]:

@@ -58,7 +58,8 @@ from kuota.core.money import Money
 from kuota.core.principal import Principal
 from kuota.ledger import service as ledger
 from kuota.notify import service as outbox
-from kuota.notify.lifecycle_templates import format_bytes, render
+from kuota.notify.lifecycle_templates import format_bytes
+from kuota.notify.templates import render
 from kuota.renewals import service as renewals
 from kuota.renewals.service import RenewalRequest
 from kuota.usage import network

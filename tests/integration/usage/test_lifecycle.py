@@ -20,7 +20,7 @@ from kuota.core.db import Database
 from kuota.core.localtime import format_local
 from kuota.core.principal import Principal
 from kuota.ledger import service as ledger
-from kuota.notify import lifecycle_templates
+from kuota.notify import templates
 from kuota.notify.models import OutboxMessage
 from kuota.renewals import service as renewals
 from kuota.renewals.models import Channel, Renewal
@@ -116,7 +116,7 @@ def subject(template: str, locale: str = "en", **values: object) -> str:
         "balance": "",
         "top_up_url": "",
     }
-    return lifecycle_templates.render(template, locale, **{**defaults, **values})[0]
+    return templates.render(template, locale, **{**defaults, **values})[0]
 
 
 def local(ctx: Context, instant: datetime) -> str:
