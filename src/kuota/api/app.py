@@ -6,6 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, FastAPI
 from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
 
 from kuota import __version__
 from kuota.api import errors
@@ -28,7 +29,12 @@ from kuota.core.logging import configure_logging
 from kuota.ledger import service as ledger
 from kuota.payments import providers
 from kuota.payments.providers import Gateways
+from kuota.web import account as account_pages
+from kuota.web import dev as dev_pages
+from kuota.web import portal as portal_pages
+from kuota.web import public as public_pages
 from kuota.web import sandbox as sandbox_pages
+from kuota.web.errors import html_error
 
 
 def create_app(
@@ -76,6 +82,12 @@ def create_app(
         api.include_router(testing.router)
     app.include_router(api)
     app.include_router(sandbox_pages.router)
+    for pages in (public_pages, account_pages, portal_pages):
+        app.include_router(pages.router)
+    if settings.is_demo:
+        app.include_router(dev_pages.router)
+    app.mount("/static", StaticFiles(packages=[("kuota.web", "static")]), name="static")
+    app.state.html_error = html_error
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from kuota.auth import service as auth
+from kuota.auth import sessions as web_sessions
 from kuota.core import idempotency
 from kuota.core.context import Context
 from kuota.core.db import Database
@@ -66,10 +67,16 @@ class Credentials:
 
     bearer_token: str | None = None
     kiosk_key: str | None = None
+    web_session: str | None = None  # the portal's signed-in browser
 
     def principal(self, session: Session) -> Principal:
         if self.bearer_token is not None:
             return auth.principal_from_token(session, self.bearer_token)
+        if self.web_session is not None:
+            found = web_sessions.principal(session, self.web_session)
+            if found is None:
+                raise Unauthenticated("your session has ended; sign in again")
+            return found
         assert self.kiosk_key is not None
         return auth.principal_from_kiosk_key(session, self.kiosk_key)
 

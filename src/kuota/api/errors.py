@@ -27,11 +27,24 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def wants_page(request: Request) -> bool:
+    """The portal's pages answer errors as pages; the API (and the gateways' callbacks)
+    as problem+json."""
+    path = request.url.path
+    return (
+        not path.startswith(("/api/", "/sandbox/", "/healthz"))
+        and getattr(request.app.state, "html_error", None) is not None
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(KuotaError)
-    async def _kuota(_request: Request, exc: KuotaError) -> Response:
+    async def _kuota(request: Request, exc: KuotaError) -> Response:
         if exc.status >= 500:
             log.error("server error: %s", exc.detail)
+        if wants_page(request):
+            page: Response = await request.app.state.html_error(request, exc)
+            return page
         return problem_response(exc.status, exc.problem())
 
     @app.exception_handler(RequestValidationError)

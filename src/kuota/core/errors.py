@@ -116,3 +116,15 @@ class GatewayBusy(KuotaError):
     status = 503
     slug = "gateway-unavailable"
     title = "Payment gateway unavailable"
+
+
+class TooManyAttempts(KuotaError):
+    status = 429
+    title = "Too many attempts"
+    slug = "too-many-attempts"
+
+
+class CsrfRejected(KuotaError):
+    status = 403
+    title = "Form expired"
+    slug = "csrf-rejected"

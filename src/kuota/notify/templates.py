@@ -53,6 +53,22 @@ _TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         ),
         "zh": ("充值成功", "{msisdn} 的主余额增加 {amount}，当前余额 {balance}。"),
     },
+    "one_time_code": {
+        "id": (
+            "Kode verifikasi kuota",
+            "{code} adalah kode verifikasi kuota Anda, berlaku {minutes} menit. "
+            "Jangan berikan kode ini kepada siapa pun.",
+        ),
+        "en": (
+            "Your kuota code",
+            "{code} is your kuota verification code, valid for {minutes} minutes. "
+            "Never share it with anyone.",
+        ),
+        "zh": (
+            "kuota 验证码",
+            "{code} 是您的 kuota 验证码，{minutes} 分钟内有效。请勿告诉任何人。",
+        ),
+    },
     "balance_adjusted": {
         "id": ("Saldo diperbarui", "Saldo utama {msisdn} berubah {amount}. Saldo kini {balance}."),
         "en": (

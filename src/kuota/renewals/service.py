@@ -19,7 +19,7 @@ from kuota.cards import service as cards
 from kuota.cards.models import Card, CardStatus
 from kuota.catalog import service as catalog
 from kuota.catalog.models import PlanVersion, Promotion
-from kuota.catalog.rules import check_eligible, quote
+from kuota.catalog.rules import PromotionTerms, Quote, check_eligible, quote
 from kuota.core.context import Context
 from kuota.core.db import run, table_of
 from kuota.core.errors import (
@@ -87,6 +87,21 @@ def channel_of(principal: Principal) -> Channel:
     return Channel.ONLINE
 
 
+def price_of(
+    session: Session, plan_code: str, promo_code: str | None, *, channel: Channel, now: datetime
+) -> tuple[PlanVersion, int | None, PromotionTerms | None, Quote]:
+    """The plan on sale, the promotion that applies (checked), and the exact total: what a
+    sale charges and what a page shows before the buyer pays."""
+    plan = catalog.current_plan(session, plan_code)
+    price = Money(plan.price_amount, plan.currency)
+    promotion_id: int | None = None
+    terms = None
+    if promo_code:
+        promotion_id, terms = catalog.promotion_by_code(session, promo_code)
+        check_eligible(terms, plan_code=plan.code, channel=channel, now=now)
+    return plan, promotion_id, terms, quote(price, terms)
+
+
 def renew(
     session: Session,
     ctx: Context,
@@ -129,14 +144,9 @@ def renew(
             "is configured for it; pay from the main balance",
             field="payment_method",
         )
-    plan = catalog.current_plan(session, request.plan_code)
-    price = Money(plan.price_amount, plan.currency)
-    promotion_id: int | None = None
-    terms = None
-    if request.promo_code:
-        promotion_id, terms = catalog.promotion_by_code(session, request.promo_code)
-        check_eligible(terms, plan_code=plan.code, channel=channel, now=now)
-    priced = quote(price, terms)
+    plan, promotion_id, terms, priced = price_of(
+        session, request.plan_code, request.promo_code, channel=channel, now=now
+    )
     if promotion_id is not None and terms is not None:
         catalog.redeem(session, promotion_id=promotion_id, card_id=card.id, code=terms.code)
 

@@ -15,9 +15,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from kuota.core.errors import InvalidInput, NotFound
 from kuota.core.money import Money
 from kuota.payments.gateway import GatewayRefused
-from kuota.payments.models import Payment
+from kuota.payments.models import Payment, TopUp
 from kuota.payments.providers import Gateways
 from kuota.payments.sandbox import SandboxGateway
+from kuota.renewals.models import Renewal
+from kuota.web.visitor import SESSION_COOKIE
 
 router = APIRouter(include_in_schema=False)
 
@@ -91,6 +93,11 @@ async def payer_action(
 async def payment_return(payment_id: str, request: Request) -> Response:
     """Where the payer lands after a checkout: the payment's state, nothing personal."""
 
+    portal_page = await run_in_threadpool(_portal_page_of, request, payment_id)
+    if portal_page is not None and request.cookies.get(SESSION_COOKIE, "").startswith("s."):
+        # A signed-in portal visitor goes back to the sale's own page.
+        return RedirectResponse(portal_page, status_code=303)
+
     def read() -> tuple[str, str] | None:
         with request.app.state.db.unit_of_work(write=False) as session:
             row = session.execute(
@@ -116,6 +123,19 @@ async def payment_return(payment_id: str, request: Request) -> Response:
     }.get(status, status)
     body = f'<h1>{escape(amount)}</h1><p data-status="{escape(status)}">{escape(said)}</p>'
     return HTMLResponse(_PAGE.format(title="Payment", body=body))
+
+
+def _portal_page_of(request: Request, payment_id: str) -> str | None:
+    with request.app.state.db.unit_of_work(write=False) as session:
+        renewal_id = session.execute(
+            select(Renewal.id).where(Renewal.payment_id == payment_id)
+        ).scalar_one_or_none()
+        if renewal_id is not None:
+            return f"/renewals/{renewal_id}"
+        top_up_id = session.execute(
+            select(TopUp.id).where(TopUp.payment_id == payment_id)
+        ).scalar_one_or_none()
+        return f"/top-ups/{top_up_id}" if top_up_id is not None else None
 
 
 @router.get("/sandbox/settlements/{day}.csv")

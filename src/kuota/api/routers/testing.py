@@ -8,15 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, model_validator
-from sqlalchemy import select
 from starlette.responses import Response
 
 from kuota.api.answers import json_response
 from kuota.api.deps import ContextDep, OperatorAdmin, SessionDep
-from kuota.cards.rules import normalize_msisdn
 from kuota.core import audit, clock_store
 from kuota.core.clock import BusinessClock
-from kuota.notify.models import MailboxMessage
+from kuota.notify import mailbox
 
 router = APIRouter(prefix="/test", tags=["demo mode only"])
 
@@ -63,25 +61,4 @@ def messages(
     to: Annotated[str, Query(min_length=1, description="a card number or an e-mail address")],
 ) -> Response:
     """What the local mailbox received for one recipient, newest first."""
-    recipient = to.strip()
-    if "@" not in recipient:
-        # An unescaped '+' in a query string arrives as a space: '?to=+62…' still works.
-        recipient = normalize_msisdn(recipient)
-    rows = session.execute(
-        select(MailboxMessage)
-        .where(MailboxMessage.recipient == recipient)
-        .order_by(MailboxMessage.id.desc())
-        .limit(200)
-    ).scalars()
-    return json_response(
-        [
-            {
-                "channel": m.channel,
-                "to": m.recipient,
-                "subject": m.subject,
-                "body": m.body,
-                "created_at": m.created_at,
-            }
-            for m in rows
-        ]
-    )
+    return json_response(mailbox.messages(session, to))
