@@ -1,0 +1,134 @@
+"""The receipt as every channel shows it: one document, rendered to a page, a PDF or paper."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import phonenumbers
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kuota.cards.models import Card
+from kuota.catalog.models import PlanVersion, Promotion
+from kuota.core.context import Context
+from kuota.core.money import CHARGE_UNITS, Money
+from kuota.receipts.rules import receipt_code
+from kuota.renewals.models import Renewal, RenewalStatus
+from kuota.usage.models import Package
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptDocument:
+    """Everything a receipt prints, already decided: renderers only lay it out."""
+
+    receipt_no: str
+    code: str
+    verify_url: str
+    operator_name: str
+    operator_npwp: str
+    msisdn_masked: str
+    plan_code: str
+    plan_name: str
+    data_bytes: int
+    validity_days: int
+    bonus_bytes: int
+    list_price: Money
+    discount: Money
+    total: Money
+    vat_included: Money
+    promo_code: str | None
+    payment_method: str
+    channel: str
+    paid_at: datetime
+    expires_at: datetime
+    # The store or kiosk that sold it; None online.
+    place: str | None = None
+    # Times print in the operator's zone, whichever machine renders the receipt.
+    timezone: str = "Asia/Jakarta"
+
+
+def mask_msisdn(msisdn: str) -> str:
+    """`+6281100000001` → `+62811****0001`: the country code, the first three national
+    digits and the last four, enough for the buyer to recognise the number."""
+    digits = msisdn.removeprefix("+")
+    try:
+        country = str(phonenumbers.parse(msisdn, None).country_code)
+    except phonenumbers.NumberParseException:
+        country = ""
+    if not (msisdn.startswith("+") and digits.startswith(country)):
+        country = ""
+    national = digits[len(country) :]
+    tail = min(4, len(national))
+    # A number too short to hide anything between head and tail shows its tail only.
+    head = 3 if len(national) - tail > 3 else 0
+    hidden = len(national) - head - tail
+    prefix = "+" if msisdn.startswith("+") else ""
+    return f"{prefix}{country}{national[:head]}{'*' * hidden}{national[len(national) - tail :]}"
+
+
+def vat_included(total: Money, rate_basis_points: int) -> Money:
+    """The VAT contained in a VAT-inclusive `total`: total × rate / (1 + rate), rounded half
+    up to the charge unit (whole rupiah)."""
+    unit = CHARGE_UNITS.get(total.currency, 1)
+    numerator = total.amount * rate_basis_points
+    denominator = (10000 + rate_basis_points) * unit
+    units = (2 * numerator + denominator) // (2 * denominator)
+    return Money(units * unit, total.currency)
+
+
+def verify_url(public_url: str, receipt_no: str, code: str) -> str:
+    """Where anyone holding the receipt can check it is genuine."""
+    return f"{public_url}/verify/{receipt_no}?c={code}"
+
+
+def load_receipt(session: Session, ctx: Context, receipt_no: str) -> ReceiptDocument | None:
+    """The receipt of the fulfilled renewal numbered `receipt_no`; None when there is no
+    such receipt (unknown number, or a renewal that was never paid)."""
+    row = session.execute(
+        select(
+            Renewal,
+            PlanVersion,
+            Card.msisdn,
+            Package.expires_at,
+            Promotion.code.label("promo_code"),
+        )
+        .join(Card, Card.id == Renewal.card_id)
+        .join(PlanVersion, PlanVersion.id == Renewal.plan_version_id)
+        .join(Package, Package.id == Renewal.package_id)
+        .outerjoin(Promotion, Promotion.id == Renewal.promotion_id)
+        .where(Renewal.receipt_no == receipt_no, Renewal.status == RenewalStatus.FULFILLED)
+    ).one_or_none()
+    if row is None:
+        return None
+    renewal: Renewal = row.Renewal
+    plan: PlanVersion = row.PlanVersion
+    if renewal.fulfilled_at is None:
+        return None
+    settings = ctx.settings
+    code = receipt_code(receipt_no, ctx.secret_key)
+    total = Money(renewal.total, renewal.currency)
+    return ReceiptDocument(
+        receipt_no=receipt_no,
+        code=code,
+        verify_url=verify_url(settings.public_url, receipt_no, code),
+        operator_name=settings.operator_name,
+        operator_npwp=settings.operator_npwp,
+        msisdn_masked=mask_msisdn(row.msisdn),
+        plan_code=plan.code,
+        plan_name=plan.name,
+        data_bytes=plan.data_bytes,
+        validity_days=plan.validity_days,
+        bonus_bytes=renewal.bonus_bytes,
+        list_price=Money(renewal.list_price, renewal.currency),
+        discount=Money(renewal.discount, renewal.currency),
+        total=total,
+        vat_included=vat_included(total, settings.vat_rate_basis_points),
+        promo_code=row.promo_code,
+        payment_method=renewal.payment_method,
+        channel=renewal.channel,
+        paid_at=renewal.fulfilled_at,
+        expires_at=row.expires_at,
+        place=None,  # renewals do not record the store or kiosk yet
+        timezone=settings.operator_timezone,
+    )
