@@ -148,6 +148,8 @@ def load(session: Session, ctx: Context) -> None:
         ("+6281100000001", user1, "Siti Rahayu", 200_000, "3171010101900001"),
         ("+6281100000002", user1, "Siti Rahayu", 0, None),
         ("+6281100000003", user2, "Budi Santoso", 50_000, None),
+        # Sold at a store and not yet on anyone's account: a new subscriber attaches it.
+        ("+6281100000004", None, "Dewi Lestari", 10_000, None),
     ):
         card_id = cards.register_card(
             session,

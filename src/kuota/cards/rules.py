@@ -82,4 +82,19 @@ def mask_name(name: str | None) -> str | None:
 
 
 def mask_msisdn(msisdn: str) -> str:
-    return msisdn[:6] + "*" * (len(msisdn) - 9) + msisdn[-3:]
+    """`+6281100000001` → `+62811****0001`: the country code, the first three national
+    digits and the last four, enough for the buyer to recognise the number."""
+    digits = msisdn.removeprefix("+")
+    try:
+        country = str(phonenumbers.parse(msisdn, None).country_code)
+    except phonenumbers.NumberParseException:
+        country = ""
+    if not (msisdn.startswith("+") and digits.startswith(country)):
+        country = ""
+    national = digits[len(country) :]
+    tail = min(4, len(national))
+    # A number too short to hide anything between head and tail shows its tail only.
+    head = 3 if len(national) - tail > 3 else 0
+    hidden = len(national) - head - tail
+    prefix = "+" if msisdn.startswith("+") else ""
+    return f"{prefix}{country}{national[:head]}{'*' * hidden}{national[len(national) - tail :]}"

@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuota.cards.models import Card
+from kuota.cards.rules import mask_msisdn
 from kuota.catalog.models import PlanVersion, Promotion
 from kuota.core.context import Context
-from kuota.core.money import CHARGE_UNITS, Money
-from kuota.receipts.rules import receipt_code
+from kuota.core.money import Money
+from kuota.receipts.rules import receipt_code, vat_included, verify_url
 from kuota.renewals.models import Renewal, RenewalStatus
 from kuota.usage.models import Package
 
@@ -46,40 +46,6 @@ class ReceiptDocument:
     place: str | None = None
     # Times print in the operator's zone, whichever machine renders the receipt.
     timezone: str = "Asia/Jakarta"
-
-
-def mask_msisdn(msisdn: str) -> str:
-    """`+6281100000001` → `+62811****0001`: the country code, the first three national
-    digits and the last four, enough for the buyer to recognise the number."""
-    digits = msisdn.removeprefix("+")
-    try:
-        country = str(phonenumbers.parse(msisdn, None).country_code)
-    except phonenumbers.NumberParseException:
-        country = ""
-    if not (msisdn.startswith("+") and digits.startswith(country)):
-        country = ""
-    national = digits[len(country) :]
-    tail = min(4, len(national))
-    # A number too short to hide anything between head and tail shows its tail only.
-    head = 3 if len(national) - tail > 3 else 0
-    hidden = len(national) - head - tail
-    prefix = "+" if msisdn.startswith("+") else ""
-    return f"{prefix}{country}{national[:head]}{'*' * hidden}{national[len(national) - tail :]}"
-
-
-def vat_included(total: Money, rate_basis_points: int) -> Money:
-    """The VAT contained in a VAT-inclusive `total`: total × rate / (1 + rate), rounded half
-    up to the charge unit (whole rupiah)."""
-    unit = CHARGE_UNITS.get(total.currency, 1)
-    numerator = total.amount * rate_basis_points
-    denominator = (10000 + rate_basis_points) * unit
-    units = (2 * numerator + denominator) // (2 * denominator)
-    return Money(units * unit, total.currency)
-
-
-def verify_url(public_url: str, receipt_no: str, code: str) -> str:
-    """Where anyone holding the receipt can check it is genuine."""
-    return f"{public_url}/verify/{receipt_no}?c={code}"
 
 
 def load_receipt(session: Session, ctx: Context, receipt_no: str) -> ReceiptDocument | None:

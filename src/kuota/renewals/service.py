@@ -40,7 +40,7 @@ from kuota.notify.templates import render
 from kuota.payments import service as payments
 from kuota.payments.gateway import GATEWAY_METHODS
 from kuota.payments.models import Payment, PaymentStatus
-from kuota.receipts.rules import new_receipt_no, receipt_code
+from kuota.receipts.rules import new_receipt_no, receipt_code, verify_url
 from kuota.renewals.models import Channel, Renewal, RenewalStatus
 from kuota.usage import service as usage
 from kuota.usage.models import Package
@@ -336,7 +336,7 @@ def _queue_confirmations(
         total=Money(renewal.total, renewal.currency).format(),
         expires_at=format_local(expires_at, ctx.settings.operator_timezone),
         receipt_no=renewal.receipt_no,
-        verify_url=f"{ctx.settings.public_url}/verify/{renewal.receipt_no}?c={code}",
+        verify_url=verify_url(ctx.settings.public_url, renewal.receipt_no, code),
     )
     recipients = [("sms", card.msisdn)]
     if owner is not None and owner.email:

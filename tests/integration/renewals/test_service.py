@@ -323,3 +323,24 @@ def test_gateway_payment_is_fulfilled_exactly_once_when_it_completes(
             .where(ledger.JournalEntry.kind == "renewal")
         ).scalar_one()
     assert entries == 1
+
+
+def test_a_rolled_back_renewal_sends_nothing(
+    db: Database, ctx: Context, owner: tuple[Principal, str]
+) -> None:
+    """The confirmations are outbox rows in the sale's own transaction: when anything after
+    the sale fails and the transaction rolls back, no SMS or e-mail is ever sent."""
+    who, number = owner
+
+    class LaterStepFailed(Exception):
+        pass
+
+    with pytest.raises(LaterStepFailed), db.unit_of_work() as s:
+        sold = renewals.renew(s, ctx, who, RenewalRequest(number, "DATA-1GB-7D", "balance"))
+        assert sold["status"] == "fulfilled"
+        assert s.execute(select(func.count()).select_from(OutboxMessage)).scalar_one() == 2
+        raise LaterStepFailed
+    with db.unit_of_work(write=False) as s:
+        assert s.execute(select(func.count()).select_from(OutboxMessage)).scalar_one() == 0
+    assert balance(db, number) == 20_000_000
+    assert packages(db, number) == []

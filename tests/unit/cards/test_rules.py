@@ -79,4 +79,4 @@ def test_nik_is_hashed_with_the_key_and_never_kept() -> None:
 def test_masks() -> None:
     assert mask_name("Siti Rahayu") == "S*** R*****"
     assert mask_name(None) is None
-    assert mask_msisdn("+6281100000001") == "+62811*****001"
+    assert mask_msisdn("+6281100000001") == "+62811****0001"

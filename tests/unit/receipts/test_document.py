@@ -1,7 +1,8 @@
 import pytest
 
+from kuota.cards.rules import mask_msisdn
 from kuota.core.money import Money
-from kuota.receipts.document import mask_msisdn, vat_included, verify_url
+from kuota.receipts.rules import vat_included, verify_url
 
 
 @pytest.mark.parametrize(
