@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from kuota.cards.models import Card
@@ -19,6 +19,7 @@ from kuota.renewals.models import Renewal
 KINDS = ("renewal", "top_up")
 STATUSES = ("fulfilled", "credited", "pending_payment", "failed")
 MAX_ROWS = 1000
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,16 @@ class HistoryFilter:
             raise InvalidInput(f"status is one of {', '.join(STATUSES)}", field="status")
         if self.since and self.until and self.until < self.since:
             raise InvalidInput("the end of the period is before its start", field="until")
+
+    def narrow(self, query: S, status: Any, created_at: Any) -> S:
+        """The same filters on renewals and top-ups alike."""
+        if self.status:
+            query = query.where(status == self.status)
+        if self.since:
+            query = query.where(created_at >= self.since)
+        if self.until:
+            query = query.where(created_at < self.until)
+        return query
 
 
 def entries(session: Session, owner_id: int, wanted: HistoryFilter) -> list[dict[str, Any]]:
@@ -55,12 +66,7 @@ def entries(session: Session, owner_id: int, wanted: HistoryFilter) -> list[dict
             .join(Payment, Payment.id == Renewal.payment_id)
             .where(Renewal.card_id.in_(numbers))
         )
-        if wanted.status:
-            query = query.where(Renewal.status == wanted.status)
-        if wanted.since:
-            query = query.where(Renewal.created_at >= wanted.since)
-        if wanted.until:
-            query = query.where(Renewal.created_at < wanted.until)
+        query = wanted.narrow(query, Renewal.status, Renewal.created_at)
         for renewal, plan_name, payment_status in session.execute(
             query.order_by(Renewal.created_at.desc()).limit(MAX_ROWS)
         ):
@@ -86,12 +92,7 @@ def entries(session: Session, owner_id: int, wanted: HistoryFilter) -> list[dict
             .join(Payment, Payment.id == TopUp.payment_id)
             .where(TopUp.card_id.in_(numbers))
         )
-        if wanted.status:
-            top_query = top_query.where(TopUp.status == wanted.status)
-        if wanted.since:
-            top_query = top_query.where(TopUp.created_at >= wanted.since)
-        if wanted.until:
-            top_query = top_query.where(TopUp.created_at < wanted.until)
+        top_query = wanted.narrow(top_query, TopUp.status, TopUp.created_at)
         for top_up, method, payment_status in session.execute(
             top_query.order_by(TopUp.created_at.desc()).limit(MAX_ROWS)
         ):

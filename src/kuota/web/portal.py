@@ -12,11 +12,11 @@ import io
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote as urlquote
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -492,9 +492,16 @@ async def payment_qr(request: Request, visitor: VisitorDep, payment_id: str) -> 
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
-def _history_filter(
-    request: Request, card: str, kind: str, status: str, since: str, until: str
+def history_filter(
+    request: Request,
+    card: str = "",
+    kind: str = "",
+    status: str = "",
+    since: str = "",
+    until: str = "",
 ) -> purchase_history.HistoryFilter:
+    """The history page's filters, from its query string; dates are days in the operator's
+    zone, `until` included."""
     local = zone(_ctx(request).settings.operator_timezone)
 
     def day(value: str, field: str) -> datetime | None:
@@ -515,27 +522,27 @@ def _history_filter(
     )
 
 
+HistoryFilterDep = Annotated[purchase_history.HistoryFilter, Depends(history_filter)]
+
+
 @router.get("/history")
-async def history_page(
-    request: Request,
-    visitor: VisitorDep,
-    card: str = "",
-    kind: str = "",
-    status: str = "",
-    since: str = "",
-    until: str = "",
-) -> Response:
+async def history_page(request: Request, visitor: VisitorDep, wanted: HistoryFilterDep) -> Response:
     principal = _subscriber(request, visitor)
-    wanted = _history_filter(request, card, kind, status, since, until)
-    rows = await _read(request, lambda s: purchase_history.entries(s, principal.id, wanted))
-    numbers = await _read(request, lambda s: [c.msisdn for c in cards.cards_of(s, principal.id)])
+
+    def load(session: Session) -> tuple[list[dict[str, Any]], list[str]]:
+        rows = purchase_history.entries(session, principal.id, wanted)
+        return rows, [c.msisdn for c in cards.cards_of(session, principal.id)]
+
+    rows, numbers = await _read(request, load)
+    params = request.query_params
+    filters = {name: params.get(name, "") for name in ("card", "kind", "status", "since", "until")}
     return render(
         request,
         visitor,
         "history.html",
         rows=rows,
         numbers=numbers,
-        filters={"card": card, "kind": kind, "status": status, "since": since, "until": until},
+        filters=filters,
         kinds=purchase_history.KINDS,
         statuses=purchase_history.STATUSES,
         query=request.url.query,
@@ -543,17 +550,8 @@ async def history_page(
 
 
 @router.get("/history.csv")
-async def history_csv(
-    request: Request,
-    visitor: VisitorDep,
-    card: str = "",
-    kind: str = "",
-    status: str = "",
-    since: str = "",
-    until: str = "",
-) -> Response:
+async def history_csv(request: Request, visitor: VisitorDep, wanted: HistoryFilterDep) -> Response:
     principal = _subscriber(request, visitor)
-    wanted = _history_filter(request, card, kind, status, since, until)
     rows = await _read(request, lambda s: purchase_history.entries(s, principal.id, wanted))
     out = io.StringIO()
     writer = csv.writer(out)
@@ -572,7 +570,6 @@ async def history_csv(
         ]
     )
     for row in rows:
-        whole = Money(int(row["total"]["amount"]), row["total"]["currency"])
         writer.writerow(
             [
                 row["created_at"].isoformat(),
@@ -583,7 +580,7 @@ async def history_csv(
                 row["method"],
                 row["status"],
                 row["payment_status"],
-                whole.amount // 100,
+                int(row["total"]["amount"]) // 100,
                 row["receipt_no"] or "",
             ]
         )

@@ -62,3 +62,24 @@ def test_amounts_follow_the_locale(client: TestClient) -> None:
     assert "Rp 15,000" in client.get("/plans", params={"lang": "en"}).text
     unknown = client.get("/plans", params={"lang": "xx"})
     assert re.search(r'<html lang="(id|en)">', unknown.text)
+
+
+def test_history_filters_and_csv(client: TestClient) -> None:
+    assert sign_in(client).status_code == 303
+    assert renew(client).status_code == 303
+    assert renew(client, plan="DATA-5GB-30D", method="qris").status_code == 303
+    everything = client.get("/history").text
+    assert everything.count("<tr data-kind=") == 2
+    done = client.get("/history", params={"status": "fulfilled"}).text
+    assert done.count('data-status="fulfilled"') == 1
+    assert 'data-status="pending_payment"' not in done
+    assert client.get("/history", params={"kind": "top_up"}).text.count("<tr data-kind=") == 0
+    today = client.get("/history", params={"since": "2020-01-01", "until": "2099-12-31"})
+    assert today.text.count("<tr data-kind=") == 2
+    rows = client.get("/history.csv", params={"status": "fulfilled"}).text.strip().splitlines()
+    assert rows[0].startswith("created_at,kind,id,msisdn")
+    assert len(rows) == 2 and ",15000," in rows[1]
+    for bad in ({"since": "yesterday"}, {"kind": "refund"}, {"status": "lost"}):
+        refused = client.get("/history", params=bad)
+        assert refused.status_code == 422, bad
+        assert 'data-error="invalid-input"' in refused.text
