@@ -35,6 +35,8 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(120))
     locale: Mapped[str] = mapped_column(String(5), default="id")
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
+    # A retailer owner's retailer (staff have it through their store).
+    retailer_id: Mapped[int | None] = mapped_column(ForeignKey("retailers.id"))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

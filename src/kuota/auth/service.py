@@ -68,7 +68,15 @@ def issue_token(session: Session, *, username: str, password: str, ttl: timedelt
 
 # Every authenticated request runs these: built once, not per call.
 _TOKEN_OWNER = (
-    select(User.id, User.username, User.role, User.store_id, User.locale, ApiToken.expires_at)
+    select(
+        User.id,
+        User.username,
+        User.role,
+        User.store_id,
+        User.retailer_id,
+        User.locale,
+        ApiToken.expires_at,
+    )
     .join(ApiToken, ApiToken.user_id == User.id)
     .where(ApiToken.token_hash == bindparam("token_hash"), User.is_active.is_(True))
 )
@@ -87,6 +95,7 @@ def principal_from_token(session: Session, token: str) -> Principal:
         name=row.username,
         role=Role(row.role),
         store_id=row.store_id,
+        retailer_id=row.retailer_id,
         locale=row.locale,
     )
 

@@ -19,7 +19,15 @@ from kuota.core.security import hash_token
 SESSION_TTL = timedelta(hours=12)
 
 _OWNER = (
-    select(User.id, User.username, User.role, User.store_id, User.locale, WebSession.expires_at)
+    select(
+        User.id,
+        User.username,
+        User.role,
+        User.store_id,
+        User.retailer_id,
+        User.locale,
+        WebSession.expires_at,
+    )
     .join(WebSession, WebSession.user_id == User.id)
     .where(WebSession.id_hash == bindparam("id_hash"), User.is_active.is_(True))
 )
@@ -51,6 +59,7 @@ def principal(session: Session, session_id: str) -> Principal | None:
         name=row.username,
         role=Role(row.role),
         store_id=row.store_id,
+        retailer_id=row.retailer_id,
         locale=row.locale,
     )
 

@@ -128,3 +128,11 @@ class CsrfRejected(KuotaError):
     status = 403
     title = "Form expired"
     slug = "csrf-rejected"
+
+
+class IdentityMismatch(KuotaError):
+    """The NIK typed at a store is not the one the card is registered to."""
+
+    status = 403
+    title = "Identity does not match"
+    slug = "identity-mismatch"

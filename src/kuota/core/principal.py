@@ -14,6 +14,7 @@ class Principal:
     name: str
     role: Role | None = None
     store_id: int | None = None
+    retailer_id: int | None = None  # a retailer owner's
     locale: str = "id"
 
     @property

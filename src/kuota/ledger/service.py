@@ -24,6 +24,8 @@ HOUSE_ACCOUNTS: dict[str, tuple[str, int]] = {
     "revenue": ("revenue", -1),
     "promotion_expense": ("expense", 1),
     "balance_adjustments": ("expense", 1),
+    # What retailers earn on their sales, kept back from their float.
+    "retail_commission": ("expense", 1),
     "clearing": ("asset", 1),
     "retailer_deposits": ("asset", 1),
     # Money taken for a sale that could not be delivered, owed back to the payer.

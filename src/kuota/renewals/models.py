@@ -44,6 +44,10 @@ class Renewal(Base):
     receipt_no: Mapped[str | None] = mapped_column(String(24), unique=True)
     package_id: Mapped[int | None] = mapped_column(ForeignKey("packages.id"))
     actor: Mapped[str] = mapped_column(String(80))
+    # Where it was sold, for store and kiosk sales; the retailer's commission on it.
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
+    kiosk_id: Mapped[int | None] = mapped_column(ForeignKey("kiosks.id"))
+    commission: Mapped[int] = mapped_column(BigInteger, default=0)
     failure_reason: Mapped[str | None] = mapped_column(String(240))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -42,6 +42,7 @@ from kuota.payments.gateway import GATEWAY_METHODS
 from kuota.payments.models import Payment, PaymentStatus
 from kuota.receipts.rules import new_receipt_no, receipt_code, verify_url
 from kuota.renewals.models import Channel, Renewal, RenewalStatus
+from kuota.retail import service as retail
 from kuota.usage import service as usage
 from kuota.usage.models import Package
 
@@ -59,6 +60,7 @@ class RenewalRequest:
     plan_code: str
     payment_method: str
     promo_code: str | None = None
+    identity_nik: str | None = None  # at a store: the NIK on the customer's identity card
 
 
 # The sale path runs these on every renewal: built once, not per call.
@@ -119,10 +121,12 @@ def renew(
     main balance only."""
     now = ctx.clock.now()
     channel = Channel.AUTO if auto_renewal else channel_of(principal)
-    if channel not in (Channel.ONLINE, Channel.AUTO):
-        raise Forbidden(f"selling through the {channel} channel is not open yet")
+    store = retail.store_of(session, principal) if channel is Channel.RETAIL else None
     card = cards.card_for(session, principal, request.msisdn, lock=True)
-    if not (principal.is_subscriber and card.owner_user_id == principal.id):
+    # Online the buyer owns the card; at a store or a kiosk the buyer holds it, in person.
+    if channel in (Channel.ONLINE, Channel.AUTO) and not (
+        principal.is_subscriber and card.owner_user_id == principal.id
+    ):
         if principal.is_operator:
             raise Forbidden(
                 "operator staff do not buy for subscribers; credit the main balance with a "
@@ -144,6 +148,8 @@ def renew(
             "is configured for it; pay from the main balance",
             field="payment_method",
         )
+    if store is not None:
+        retail.check_identity(session, ctx, card, request.identity_nik)
     plan, promotion_id, terms, priced = price_of(
         session, request.plan_code, request.promo_code, channel=channel, now=now
     )
@@ -151,11 +157,15 @@ def renew(
         catalog.redeem(session, promotion_id=promotion_id, card_id=card.id, code=terms.code)
 
     renewal_id = new_id("rnw")
-    paid_now = request.payment_method == "balance"
-    if paid_now:
+    paid_now = request.payment_method in ("balance", "retail_float")
+    commission = Money.zero(priced.total.currency)
+    if request.payment_method == "balance":
         _pay_from_balance(session, ctx, card, renewal_id, plan, priced.total, priced.discount, now)
+    elif store is not None:
+        commission = retail.pay_from_float(session, ctx, store, card, renewal_id, plan, priced, now)
+    if paid_now:
         payment_status = PaymentStatus.SUCCEEDED
-        provider = "balance"
+        provider = request.payment_method
     else:
         payment_status = PaymentStatus.PENDING
         provider = gateway_name
@@ -187,6 +197,9 @@ def renew(
         "receipt_no": None,
         "package_id": None,
         "actor": f"{principal.scope}:{principal.name}",
+        "store_id": store.id if store is not None else None,
+        "kiosk_id": principal.id if channel is Channel.KIOSK else None,
+        "commission": commission.amount,
         "failure_reason": None,
         "created_at": now,
         "fulfilled_at": None,

@@ -44,6 +44,7 @@ def test_opening_house_accounts_twice_creates_each_once(db: Database, ctx: Conte
             "house:balance_adjustments:IDR",
             "house:promotion_expense:IDR",
             "house:refunds_payable:IDR",
+            "house:retail_commission:IDR",
             "house:retailer_deposits:IDR",
             "house:revenue:IDR",
         ]
