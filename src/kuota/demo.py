@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from kuota.auth import service as auth
@@ -24,7 +27,81 @@ DEMO_LOGINS = [
     ("subscriber", "demo@kuota.example", "demo-user-1"),
     ("second subscriber", "demo2@kuota.example", "demo-user-2"),
     ("retailer staff (RTL-0001)", "toko-melati", "demo-retail-1"),
+    ("retailer owner (Toko Melati)", "melati-owner", "demo-owner-1"),
+    ("retailer staff of another retailer (RTL-0101)", "toko-anggrek", "demo-retail-2"),
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoStore:
+    code: str
+    name: str
+    city: str
+    address: str
+    latitude: float
+    longitude: float
+    opens_at: str = "08:00"
+    closes_at: str = "21:00"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoRetailer:
+    code: str
+    name: str
+    commission_basis_points: int
+    float_rupiah: int
+    stores: tuple[DemoStore, ...]
+    staff: tuple[tuple[str, str, int], ...]  # username, password, index of their store
+    owner: tuple[str, str] | None = None
+
+
+DEMO_RETAILERS = (
+    DemoRetailer(
+        code="RTL",
+        name="Toko Melati",
+        commission_basis_points=500,
+        float_rupiah=5_000_000,
+        stores=(
+            DemoStore(
+                "RTL-0001",
+                "Toko Melati",
+                "Jakarta",
+                "Jl. Melati No. 1, Jakarta Pusat",
+                -6.1862,
+                106.8341,
+            ),
+            DemoStore(
+                "RTL-0002",
+                "Toko Melati Kemang",
+                "Jakarta",
+                "Jl. Kemang Raya No. 12",
+                -6.2615,
+                106.8132,
+                "09:00",
+                "22:00",
+            ),
+        ),
+        staff=(("toko-melati", "demo-retail-1", 0),),
+        owner=("melati-owner", "demo-owner-1"),
+    ),
+    DemoRetailer(
+        code="ANG",
+        name="Toko Anggrek",
+        commission_basis_points=400,
+        float_rupiah=1_000_000,
+        stores=(
+            DemoStore(
+                "RTL-0101",
+                "Toko Anggrek",
+                "Bandung",
+                "Jl. Braga No. 5, Bandung",
+                -6.9175,
+                107.6091,
+            ),
+        ),
+        staff=(("toko-anggrek", "demo-retail-2", 0),),
+    ),
+)
 DEMO_KIOSK = ("KSK-0001", "demo-kiosk-key-1")
 DEMO_NETWORK_KEY = "demo-network-key-1"
 DEMO_RADIUS_SECRET = "testing123"
@@ -34,6 +111,75 @@ PLANS = [
     ("DATA-5GB-30D", "Data 5 GB / 30 hari", 50_000, 5 * GB, 30),
     ("DATA-20GB-30D", "Data 20 GB / 30 hari", 120_000, 20 * GB, 30),
 ]
+
+
+def _load_retailer(session: Session, ctx: Context, retailer: DemoRetailer, now: datetime) -> None:
+    currency = ctx.settings.currency
+    retailer_id = session.execute(
+        insert(Retailer)
+        .values(
+            code=retailer.code,
+            name=retailer.name,
+            commission_basis_points=retailer.commission_basis_points,
+            created_at=now,
+        )
+        .returning(Retailer.id)
+    ).scalar_one()
+    store_ids = [
+        session.execute(
+            insert(Store)
+            .values(
+                retailer_id=retailer_id,
+                code=store.code,
+                name=store.name,
+                city=store.city,
+                address=store.address,
+                latitude=store.latitude,
+                longitude=store.longitude,
+                open_days="1234567",
+                opens_at=store.opens_at,
+                closes_at=store.closes_at,
+                printer=f"file:receipts-{store.code}.escpos",
+                is_authorised=True,
+                created_at=now,
+            )
+            .returning(Store.id)
+        ).scalar_one()
+        for store in retailer.stores
+    ]
+    for username, password, store_index in retailer.staff:
+        auth.create_user(
+            session,
+            username=username,
+            password=password,
+            role=Role.RETAIL_STAFF,
+            display_name=f"{retailer.name} staff",
+            now=now,
+            store_id=int(store_ids[store_index]),
+        )
+    if retailer.owner is not None:
+        owner_id = auth.create_user(
+            session,
+            username=retailer.owner[0],
+            password=retailer.owner[1],
+            role=Role.RETAIL_OWNER,
+            display_name=f"{retailer.name} owner",
+            now=now,
+        )
+        session.execute(update(User).where(User.id == owner_id).values(retailer_id=retailer_id))
+    float_account = ledger.open_retailer_float(
+        session, retailer_id=int(retailer_id), currency=currency, now=now
+    )
+    ledger.move_guarded(
+        session,
+        ctx,
+        account_id=float_account,
+        amount=Money(retailer.float_rupiah * 100, currency),
+        house="retailer_deposits",
+        kind="float_deposit",
+        reference=retailer.code,
+        memo="demo opening float",
+    )
 
 
 def is_empty(session: Session) -> bool:
@@ -81,51 +227,17 @@ def load(session: Session, ctx: Context) -> None:
         now=now,
         email="demo2@kuota.example",
     )
-    retailer_id = session.execute(
-        insert(Retailer)
-        .values(code="RTL", name="Toko Melati", commission_basis_points=500, created_at=now)
-        .returning(Retailer.id)
-    ).scalar_one()
-    store_id = session.execute(
-        insert(Store)
-        .values(
-            retailer_id=retailer_id,
-            code="RTL-0001",
-            name="Toko Melati",
-            city="Jakarta",
-            address="Jl. Melati No. 1, Jakarta Pusat",
-            is_authorised=True,
-            created_at=now,
-        )
-        .returning(Store.id)
-    ).scalar_one()
-    auth.create_user(
-        session,
-        username="toko-melati",
-        password="demo-retail-1",
-        role=Role.RETAIL_STAFF,
-        display_name="Toko Melati staff",
-        now=now,
-        store_id=int(store_id),
-    )
-    float_account = ledger.open_retailer_float(
-        session, retailer_id=int(retailer_id), currency=currency, now=now
-    )
-    ledger.move_guarded(
-        session,
-        ctx,
-        account_id=float_account,
-        amount=Money(5_000_000 * 100, currency),
-        house="retailer_deposits",
-        kind="float_deposit",
-        reference="RTL",
-        memo="demo opening float",
-    )
+    for retailer in DEMO_RETAILERS:
+        _load_retailer(session, ctx, retailer, now)
     session.execute(
         insert(Kiosk).values(
             code=DEMO_KIOSK[0],
             location="Stasiun Gambir, Jakarta",
+            city="Jakarta",
+            latitude=-6.1767,
+            longitude=106.8306,
             api_key_hash=hash_token(DEMO_KIOSK[1]),
+            printer="file:kiosk-KSK-0001.escpos",
             is_authorised=True,
             created_at=now,
         )

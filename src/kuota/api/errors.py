@@ -13,6 +13,13 @@ from starlette.responses import Response
 
 from kuota.core.errors import KuotaError
 
+
+class Unexpected(KuotaError):
+    status = 500
+    slug = "unexpected"
+    title = "Internal error"
+
+
 log = logging.getLogger("kuota.api")
 
 PROBLEM = "application/problem+json"
@@ -78,8 +85,13 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> Response:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error", exc_info=exc)
+        if wants_page(request):
+            page: Response = await request.app.state.html_error(
+                request, Unexpected("kuota hit an unexpected error and applied nothing")
+            )
+            return page
         return problem_response(
             500,
             {

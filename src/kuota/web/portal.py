@@ -236,7 +236,7 @@ async def renew_form(
         if "balance" not in view:
             raise NotFound(f"no card {msisdn} that you may see")
         offers = []
-        promo_error = None
+        refusals: dict[str, KuotaError] = {}
         for on_sale in catalog.current_plans(session):
             try:
                 _, _, terms, priced = renewals.price_of(
@@ -245,12 +245,23 @@ async def renew_form(
             except KuotaError as exc:
                 if exc.extra.get("field") != "promo_code":
                     raise
-                if on_sale.code == plan or promo_error is None:
-                    promo_error = exc
+                refusals[on_sale.code] = exc
                 _, _, terms, priced = renewals.price_of(
                     session, on_sale.code, None, channel=Channel.ONLINE, now=now
                 )
-            offers.append({"plan": on_sale, "quote": priced, "promo": terms})
+            offers.append(
+                {
+                    "plan": on_sale,
+                    "quote": priced,
+                    "promo": terms,
+                    "promo_refused": on_sale.code in refusals,
+                }
+            )
+        # The code is wrong for this purchase when the chosen plan (or every plan) refuses it.
+        chosen_refusal = refusals.get(plan) if plan else None
+        if chosen_refusal is None and offers and len(refusals) == len(offers):
+            chosen_refusal = next(iter(refusals.values()))
+        promo_error = chosen_refusal
         return {"card": view, "offers": offers, "promo_error": promo_error}
 
     loaded = await _read(request, load)

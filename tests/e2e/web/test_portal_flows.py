@@ -296,17 +296,7 @@ PROMO_TOTALS = {
     "plan_codes",
     [
         pytest.param(None, id="every-plan"),
-        pytest.param(
-            [PLAN],
-            id="one-plan",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="renew_form (src/kuota/web/portal.py) reports the promotion as refused "
-                "when any plan on the page does not take it, even though the chosen plan does; "
-                "renew.html then leaves promo_code out of the form: the page shows Rp 10.000 "
-                "and the sale charges Rp 15.000",
-            ),
-        ),
+        pytest.param([PLAN], id="one-plan"),
     ],
 )
 def test_a_promotion_code_shows_the_exact_discounted_total_before_paying_and_charges_it(
@@ -442,11 +432,6 @@ def test_top_up_by_e_wallet_approved_at_the_sandbox_grows_the_balance(
     expect(page.locator(".balance")).to_have_attribute("data-balance", str(before + 5_000_000))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /top-ups/{id} answers 500: renewal.html reads sale.package, which a top-up's "
-    "view (portal.top_up_page) does not have, and the templates use StrictUndefined",
-)
 def test_the_top_up_page_waits_for_the_payment_then_confirms_the_credit(
     page: Page, demo_server: DemoServer
 ) -> None:
