@@ -12,12 +12,15 @@ from kuota import __version__
 from kuota.api import errors
 from kuota.api.routers import (
     admin,
+    admin_outlets,
     auth,
     cards,
+    kiosk,
     network,
     payments,
     plans,
     renewals,
+    retail,
     testing,
 )
 from kuota.core.clock import Clock, SystemClock
@@ -76,6 +79,9 @@ def create_app(
         payments.router,
         network.router,
         admin.router,
+        admin_outlets.router,
+        retail.router,
+        kiosk.router,
     ):
         api.include_router(router)
     if settings.is_demo:

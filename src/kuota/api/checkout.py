@@ -74,8 +74,13 @@ async def _open_at_gateway(
     gateway = gateways.named(payment.get("provider", ""))
     if payment["status"] != PaymentStatus.PENDING or gateway is None:
         return answer
+    terminal_label = None
+    if caller.kiosk_key is not None:
+        # A kiosk's QRIS names the kiosk in its terminal label (EMVCo tag 62.07).
+        terminal_label = await tx.run(lambda session: caller.principal(session).name)
     request = CheckoutRequest(
         order_id=payment["id"],
+        terminal_label=terminal_label,
         method=payment["method"],
         amount=_money(payment["amount"]),
         description=description(view),

@@ -116,6 +116,10 @@ class Transaction:
         self._db = db
         self._gate = gate
 
+    @property
+    def db(self) -> Database:
+        return self._db
+
     async def run(self, work: Callable[[Session], T]) -> T:
         if self._gate is None:
             return await run_in_threadpool(self._run, work)

@@ -42,6 +42,9 @@ from kuota.payments.qris import dynamic_qris
 from kuota.payments.reconcile import write_settlement_csv
 
 PAYER_ACTIONS = ("approve", "decline", "abandon")
+# The sandbox card terminal at a kiosk: the card is approved or declined, the terminal
+# never answers (timeout), or the customer pulls the card out before it is done.
+TERMINAL_ACTIONS = ("approve", "decline", "timeout", "remove")
 Post = Callable[[str, dict[str, str], bytes], int]
 
 
@@ -57,7 +60,7 @@ class SandboxSettings:
 
 class SandboxGateway:
     name = "sandbox"
-    methods = frozenset({"card", "ewallet", "qris"})
+    methods = frozenset({"card", "ewallet", "qris", "kiosk_card"})
 
     def __init__(self, db: Database, settings: SandboxSettings) -> None:
         self._db = db
@@ -128,6 +131,9 @@ class SandboxGateway:
             return NextAction(
                 kind="qr", url=url, qr_payload=qr_payload, provider_reference=transaction_id
             )
+        if request.method == "kiosk_card":
+            # The kiosk shows "insert your card"; the terminal (this page) decides.
+            return NextAction(kind="terminal", url=url, provider_reference=transaction_id)
         return NextAction(kind="redirect", url=url, provider_reference=transaction_id)
 
     def fetch_status(self, order_id: str) -> GatewayEvent:
@@ -178,11 +184,13 @@ class SandboxGateway:
 
     def payer_acts(self, order_id: str, action: str) -> str:
         """The payer pressed a button on the checkout page; returns where to send them."""
-        if action not in PAYER_ACTIONS:
-            raise GatewayRefused(f"unknown action {action!r}; one of {', '.join(PAYER_ACTIONS)}")
+        if action not in PAYER_ACTIONS + TERMINAL_ACTIONS:
+            raise GatewayRefused(
+                f"unknown action {action!r}; one of {', '.join(PAYER_ACTIONS + TERMINAL_ACTIONS)}"
+            )
         with self._db.unit_of_work() as session:
             order = self._current(session, order_id)
-            if order.status == GatewayStatus.PENDING and action != "abandon":
+            if order.status == GatewayStatus.PENDING and action not in ("abandon", "timeout"):
                 status = GatewayStatus.SUCCEEDED if action == "approve" else GatewayStatus.FAILED
                 self._set_status(session, order, status)
                 self._schedule(session, order, status, delay=timedelta(0), copies=1)

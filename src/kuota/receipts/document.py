@@ -13,8 +13,10 @@ from kuota.cards.rules import mask_msisdn
 from kuota.catalog.models import PlanVersion, Promotion
 from kuota.core.context import Context
 from kuota.core.money import Money
+from kuota.kiosks.models import Kiosk
 from kuota.receipts.rules import receipt_code, vat_included, verify_url
 from kuota.renewals.models import Renewal, RenewalStatus
+from kuota.retail.models import Store
 from kuota.usage.models import Package
 
 
@@ -58,11 +60,17 @@ def load_receipt(session: Session, ctx: Context, receipt_no: str) -> ReceiptDocu
             Card.msisdn,
             Package.expires_at,
             Promotion.code.label("promo_code"),
+            Store.code.label("store_code"),
+            Store.name.label("store_name"),
+            Kiosk.code.label("kiosk_code"),
+            Kiosk.location.label("kiosk_location"),
         )
         .join(Card, Card.id == Renewal.card_id)
         .join(PlanVersion, PlanVersion.id == Renewal.plan_version_id)
         .join(Package, Package.id == Renewal.package_id)
         .outerjoin(Promotion, Promotion.id == Renewal.promotion_id)
+        .outerjoin(Store, Store.id == Renewal.store_id)
+        .outerjoin(Kiosk, Kiosk.id == Renewal.kiosk_id)
         .where(Renewal.receipt_no == receipt_no, Renewal.status == RenewalStatus.FULFILLED)
     ).one_or_none()
     if row is None:
@@ -95,6 +103,12 @@ def load_receipt(session: Session, ctx: Context, receipt_no: str) -> ReceiptDocu
         channel=renewal.channel,
         paid_at=renewal.fulfilled_at,
         expires_at=row.expires_at,
-        place=None,  # renewals do not record the store or kiosk yet
+        place=(
+            f"{row.store_name} ({row.store_code})"
+            if row.store_code
+            else f"{row.kiosk_location} ({row.kiosk_code})"
+            if row.kiosk_code
+            else None
+        ),
         timezone=settings.operator_timezone,
     )

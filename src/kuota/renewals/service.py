@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from kuota.auth.models import User
 from kuota.cards import service as cards
 from kuota.cards.models import Card, CardStatus
+from kuota.cards.rules import mask_msisdn
 from kuota.catalog import service as catalog
 from kuota.catalog.models import PlanVersion, Promotion
 from kuota.catalog.rules import PromotionTerms, Quote, check_eligible, quote
@@ -466,13 +467,26 @@ def view_for_payment(session: Session, payment_id: str) -> dict[str, Any]:
 
 
 def get_renewal(session: Session, principal: Principal, renewal_id: str) -> dict[str, Any]:
-    card_id = session.execute(
-        select(Renewal.card_id).where(Renewal.id == renewal_id)
-    ).scalar_one_or_none()
-    card = session.get(Card, card_id) if card_id is not None else None
-    if card is None or not cards.sees_in_full(principal, card):
+    """For the card's owner and operator staff in full; for the kiosk or the store that
+    sold it (the retailer's owner too) with the number masked; 404 for anyone else."""
+    row = session.execute(
+        select(Renewal.card_id, Renewal.kiosk_id, Renewal.store_id).where(Renewal.id == renewal_id)
+    ).one_or_none()
+    card = session.get(Card, row.card_id) if row is not None else None
+    if row is None or card is None:
         raise NotFound(f"no renewal {renewal_id} that you may see")
-    return _view(session, renewal_id)
+    if cards.sees_in_full(principal, card):
+        return _view(session, renewal_id)
+    sold_here = (principal.is_kiosk and row.kiosk_id == principal.id) or (
+        principal.is_retail
+        and row.store_id is not None
+        and retail.sold_by(session, principal, row.store_id)
+    )
+    if not sold_here:
+        raise NotFound(f"no renewal {renewal_id} that you may see")
+    view = _view(session, renewal_id)
+    view["msisdn"] = mask_msisdn(card.msisdn)
+    return view
 
 
 def _view(session: Session, renewal_id: str) -> dict[str, Any]:

@@ -193,6 +193,14 @@ def pay_from_float(
     return commission
 
 
+def sold_by(session: Session, principal: Principal, store_id: int) -> bool:
+    """Whether a sale at this store is the caller's to see (its staff, its owner)."""
+    try:
+        return store_id in _store_ids(session, principal, None)
+    except Forbidden:
+        return False
+
+
 def _store_ids(session: Session, principal: Principal, store_code: str | None) -> list[int]:
     """The stores whose sales the caller may see: staff their own, owners all of theirs."""
     if principal.is_retail and principal.store_id is not None and principal.retailer_id is None:

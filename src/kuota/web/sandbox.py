@@ -60,14 +60,24 @@ async def checkout_page(order_id: str, request: Request) -> Response:
             "<p class=note>QRIS payload (what a payer's banking app would scan):</p>"
             f"<pre>{escape(order.qr_payload)}</pre>"
         )
-    buttons = "".join(
-        f'<form method="post"><input type="hidden" name="action" value="{action}">'
-        f'<button type="submit" data-action="{action}">{label}</button></form>'
-        for action, label in (
+    choices = (
+        (
+            ("approve", "Approve: card accepted, PIN right"),
+            ("decline", "Decline: the bank refuses the card"),
+            ("timeout", "Timeout: the terminal never answers"),
+            ("remove", "Card removed before the end"),
+        )
+        if order.method == "kiosk_card"
+        else (
             ("approve", "Approve payment"),
             ("decline", "Decline"),
             ("abandon", "Abandon (close without paying)"),
         )
+    )
+    buttons = "".join(
+        f'<form method="post"><input type="hidden" name="action" value="{action}">'
+        f'<button type="submit" data-action="{action}">{label}</button></form>'
+        for action, label in choices
     )
     body = (
         "<h1>Sandbox gateway</h1>"

@@ -1,0 +1,140 @@
+"""The operator's side of stores and kiosks: float deposits, kiosk registration and
+health, and the fraud flags the velocity rules raise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from kuota.api.answers import json_response, stored_response
+from kuota.api.deps import (
+    Caller,
+    ContextDep,
+    IdempotencyKey,
+    OperatorAdmin,
+    SessionDep,
+    WriteTransaction,
+    require_admin,
+)
+from kuota.api.money import MoneyIn
+from kuota.core import audit, idempotency
+from kuota.core.clock import real_now
+from kuota.core.errors import InvalidInput, NotFound
+from kuota.core.principal import Principal
+from kuota.kiosks import service as kiosks
+from kuota.ledger import service as ledger
+from kuota.retail.models import FraudFlag, Retailer
+
+router = APIRouter(prefix="/admin", tags=["operator"])
+
+
+class FloatDepositIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: MoneyIn
+    reference: str = Field(min_length=1, max_length=80, description="the bank transfer's reference")
+
+
+@router.post("/retailers/{code}/float-deposits", status_code=201)
+async def deposit_float(
+    code: str,
+    body: FloatDepositIn,
+    tx: WriteTransaction,
+    ctx: ContextDep,
+    caller: Caller,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """The retailer paid money in: its float grows by that much. Once per key; audited."""
+    amount = body.amount.to_money()
+    if amount.amount <= 0 or not amount.is_whole_charge_unit():
+        raise InvalidInput("a deposit is a positive whole-rupiah amount", field="amount.amount")
+
+    def operation(session: Session, principal: Principal) -> dict[str, Any]:
+        retailer_id = session.execute(
+            select(Retailer.id).where(Retailer.code == code.strip().upper())
+        ).scalar_one_or_none()
+        if retailer_id is None:
+            raise NotFound(f"no retailer {code}")
+        account = ledger.retailer_float_account_id(session, int(retailer_id))
+        entry = ledger.move_guarded(
+            session,
+            ctx,
+            account_id=account,
+            amount=amount,
+            house="retailer_deposits",
+            kind="float_deposit",
+            reference=body.reference,
+            memo=f"deposit by {code}",
+        )
+        audit.record(
+            session,
+            actor=f"{principal.scope}:{principal.name}",
+            action="retailer.float_deposit",
+            target=code,
+            detail={"amount": amount.as_json(), "reference": body.reference},
+            now=ctx.clock.now(),
+        )
+        return {
+            "retailer": code,
+            "entry_id": entry,
+            "float": ledger.guarded_balance(session, account).as_json(),
+        }
+
+    answer = await tx.exactly_once(
+        caller,
+        ctx,
+        idempotency_key=idempotency_key,
+        fingerprint=idempotency.fingerprint("POST", f"/admin/retailers/{code}", body.model_dump()),
+        operation=operation,
+        authorize=require_admin,
+    )
+    return stored_response(answer)
+
+
+class KioskIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    code: str = Field(min_length=1, max_length=20, examples=["KSK-0002"])
+    location: str = Field(min_length=1, max_length=160)
+    city: str = Field(default="", max_length=80)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    printer: str = Field(default="", max_length=200, examples=["usb:04b8:0202"])
+
+
+@router.post("/kiosks", status_code=201)
+def register_kiosk(
+    body: KioskIn, session: SessionDep, ctx: ContextDep, principal: OperatorAdmin
+) -> Response:
+    """Register a kiosk. Its API key is in this answer only: configure the device with it."""
+    return json_response(
+        kiosks.register(session, actor=principal, now=ctx.clock.now(), **body.model_dump()),
+        status=201,
+    )
+
+
+@router.get("/kiosks")
+def kiosk_health(session: SessionDep, principal: OperatorAdmin) -> Response:
+    """Every kiosk, online or offline (no heartbeat for 3 minutes), with printer and paper."""
+    return json_response(kiosks.health(session, real_now()))
+
+
+@router.get("/fraud-flags")
+def fraud_flags(session: SessionDep, principal: OperatorAdmin) -> Response:
+    rows = session.execute(select(FraudFlag).order_by(FraudFlag.created_at.desc()).limit(500))
+    return json_response(
+        [
+            {
+                "id": f.id,
+                "kind": f.kind,
+                "subject": f.subject,
+                "detail": f.detail,
+                "created_at": f.created_at,
+                "resolved_at": f.resolved_at,
+            }
+            for f in rows.scalars()
+        ]
+    )

@@ -1,0 +1,121 @@
+"""Sending a receipt's ESC/POS bytes to a thermal printer, and printing each receipt once.
+
+A printer is named by a spec: `network:HOST:PORT` (raw TCP, usually port 9100),
+`usb:VENDOR:PRODUCT` (hex ids, through python-escpos) or `file:PATH` (appended, e.g. a
+device node such as /dev/usb/lp0 or a spool file). The claim that a receipt was printed
+is committed before the bytes go out and withdrawn if they could not, so a till or kiosk
+that retries after a crash prints the receipt once, and a failed print can be retried.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from kuota.core.db import Database, insert_for
+from kuota.core.errors import ConfigurationError, KuotaError
+from kuota.kiosks.models import ReceiptPrint
+
+TIMEOUT_SECONDS = 5.0
+
+
+class PrinterUnavailable(KuotaError):
+    status = 503
+    slug = "printer-unavailable"
+    title = "Printer unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterSpec:
+    kind: str  # network | usb | file
+    target: str
+    port: int = 0
+
+    @classmethod
+    def parse(cls, spec: str) -> PrinterSpec:
+        kind, _, rest = spec.strip().partition(":")
+        if kind == "network":
+            host, _, port = rest.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ConfigurationError(f"printer {spec!r}: write network:HOST:PORT")
+            return cls("network", host, int(port))
+        if kind == "usb":
+            vendor, _, product = rest.partition(":")
+            try:
+                int(vendor, 16), int(product, 16)
+            except ValueError as exc:
+                raise ConfigurationError(f"printer {spec!r}: write usb:VENDOR:PRODUCT") from exc
+            return cls("usb", rest)
+        if kind == "file" and rest:
+            return cls("file", rest)
+        raise ConfigurationError(
+            f"printer {spec!r} is not network:HOST:PORT, usb:VENDOR:PRODUCT or file:PATH"
+        )
+
+
+def send(spec: str, data: bytes) -> None:
+    """Deliver the bytes; raises PrinterUnavailable when the printer cannot take them."""
+    printer = PrinterSpec.parse(spec)
+    try:
+        if printer.kind == "network":
+            with socket.create_connection(
+                (printer.target, printer.port), timeout=TIMEOUT_SECONDS
+            ) as connection:
+                connection.sendall(data)
+        elif printer.kind == "file":
+            with Path(printer.target).open("ab") as handle:
+                handle.write(data)
+        else:
+            _send_usb(printer.target, data)
+    except OSError as exc:
+        raise PrinterUnavailable(
+            f"the receipt printer ({spec}) did not take the receipt: {exc}"
+        ) from exc
+
+
+def _send_usb(ids: str, data: bytes) -> None:  # pragma: no cover - needs the device
+    from escpos.printer import Usb
+
+    vendor, product = (int(part, 16) for part in ids.split(":"))
+    device: Any = Usb(vendor, product)
+    try:
+        device._raw(data)
+    except Exception as exc:  # python-escpos raises its own USB errors
+        raise OSError(str(exc)) from exc
+    finally:
+        device.close()
+
+
+def already_printed(session: Session, receipt_no: str) -> datetime | None:
+    return session.execute(
+        select(ReceiptPrint.printed_at).where(ReceiptPrint.receipt_no == receipt_no)
+    ).scalar_one_or_none()
+
+
+def print_once(db: Database, *, receipt_no: str, printer: str, data: bytes, now: datetime) -> bool:
+    """Print unless it was printed before; answers whether this call printed it."""
+    PrinterSpec.parse(printer)
+    with db.unit_of_work() as session:
+        claim = insert_for(session.get_bind().dialect.name)(ReceiptPrint).values(
+            receipt_no=receipt_no, printer=printer, printed_at=now
+        )
+        claimed = session.execute(
+            claim.on_conflict_do_nothing(index_elements=["receipt_no"]).returning(
+                ReceiptPrint.receipt_no
+            )
+        ).first()
+    if claimed is None:
+        return False
+    try:
+        send(printer, data)
+    except PrinterUnavailable:
+        with db.unit_of_work() as session:
+            session.execute(delete(ReceiptPrint).where(ReceiptPrint.receipt_no == receipt_no))
+        raise
+    return True
