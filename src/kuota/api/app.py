@@ -34,6 +34,8 @@ from kuota.payments import providers
 from kuota.payments.providers import Gateways
 from kuota.web import account as account_pages
 from kuota.web import dev as dev_pages
+from kuota.web import kiosk as kiosk_pages
+from kuota.web import pos as pos_pages
 from kuota.web import portal as portal_pages
 from kuota.web import public as public_pages
 from kuota.web import sandbox as sandbox_pages
@@ -88,7 +90,7 @@ def create_app(
         api.include_router(testing.router)
     app.include_router(api)
     app.include_router(sandbox_pages.router)
-    for pages in (public_pages, account_pages, portal_pages):
+    for pages in (public_pages, account_pages, portal_pages, pos_pages, kiosk_pages):
         app.include_router(pages.router)
     if settings.is_demo:
         app.include_router(dev_pages.router)
