@@ -233,6 +233,9 @@ def payment_view(payment: Payment) -> dict[str, Any]:
     if payment.status in (PaymentStatus.PENDING, PaymentStatus.UNKNOWN):
         if payment.qr_payload:
             next_action = {"kind": "qr", "qr_payload": payment.qr_payload}
+        elif payment.method == "kiosk_card":
+            # The kiosk's card terminal takes the card; `url` is the sandbox terminal's page.
+            next_action = {"kind": "terminal", "url": payment.checkout_url}
         elif payment.checkout_url:
             next_action = {"kind": "redirect", "url": payment.checkout_url}
     return {
