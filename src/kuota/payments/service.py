@@ -229,7 +229,7 @@ def refunds_due(session: Session, now: datetime, limit: int) -> list[str]:
 
 
 def payment_view(payment: Payment) -> dict[str, Any]:
-    next_action = None
+    next_action: dict[str, Any] | None = None
     if payment.status in (PaymentStatus.PENDING, PaymentStatus.UNKNOWN):
         if payment.qr_payload:
             next_action = {"kind": "qr", "qr_payload": payment.qr_payload}
