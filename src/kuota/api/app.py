@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from starlette.responses import Response
@@ -28,6 +30,7 @@ from kuota.core.clock_store import SharedBusinessClock
 from kuota.core.config import Settings, ensure_secret_key
 from kuota.core.context import Context
 from kuota.core.db import Database
+from kuota.core.group_commit import GroupCommit
 from kuota.core.logging import configure_logging
 from kuota.ledger import service as ledger
 from kuota.payments import providers
@@ -35,8 +38,8 @@ from kuota.payments.providers import Gateways
 from kuota.web import account as account_pages
 from kuota.web import dev as dev_pages
 from kuota.web import kiosk as kiosk_pages
-from kuota.web import pos as pos_pages
 from kuota.web import portal as portal_pages
+from kuota.web import pos as pos_pages
 from kuota.web import public as public_pages
 from kuota.web import sandbox as sandbox_pages
 from kuota.web.errors import html_error
@@ -54,7 +57,25 @@ def create_app(
     database = db or Database(settings.database_url, pool_size=settings.db_pool_size)
     if clock is None:
         clock = SharedBusinessClock(database) if settings.is_demo else SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Credit-control updates share durable commits (group commit); made here, on
+        # the serving event loop, and drained before the process stops.
+        writer = GroupCommit(
+            database,
+            concurrency=1 if database.is_sqlite else 4,
+            name="kuota-credit-control",
+        )
+        app.state.credit_control = writer
+        try:
+            yield
+        finally:
+            app.state.credit_control = None
+            await writer.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="kuota",
         version=__version__,
         description="Prepaid data-plan renewal: one engine for online, retail and kiosk.",
@@ -65,6 +86,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.db = database
+    app.state.credit_control = None
     app.state.write_gate = asyncio.Lock()
     app.state.gateways = gateways or providers.configure(settings, database)
     app.state.context = Context(settings=settings, clock=clock)
