@@ -6,16 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from kuota.catalog import service as catalog
 from kuota.core.db import Database
-from kuota.kiosks.models import Kiosk
 from kuota.receipts.document import load_receipt
 from kuota.receipts.rules import receipt_code_matches
-from kuota.retail.models import Retailer, Store
+from kuota.retail import locator
 from kuota.web.pages import redirect, render
 from kuota.web.visitor import VisitorDep
 
@@ -81,29 +79,6 @@ async def authorised(request: Request, visitor: VisitorDep, code: str = "") -> R
     wanted = code.strip().upper()[:20]
     found = None
     if wanted:
-        found = await _read(request, lambda session: _find_outlet(session, wanted))
+        found = await _read(request, lambda session: locator.outlet_by_code(session, wanted))
     status = 404 if wanted and found is None else 200
     return render(request, visitor, "authorised.html", status=status, code=wanted, outlet=found)
-
-
-def _find_outlet(session: Any, code: str) -> dict[str, Any] | None:
-    store = session.execute(
-        select(Store.code, Store.name, Store.city, Store.address, Retailer.name.label("retailer"))
-        .join(Retailer, Retailer.id == Store.retailer_id)
-        .where(Store.code == code, Store.is_authorised.is_(True))
-    ).one_or_none()
-    if store is not None:
-        return {"kind": "store", **store._asdict()}
-    kiosk = session.execute(
-        select(Kiosk.code, Kiosk.location).where(Kiosk.code == code, Kiosk.is_authorised.is_(True))
-    ).one_or_none()
-    if kiosk is not None:
-        return {
-            "kind": "kiosk",
-            "code": kiosk.code,
-            "name": kiosk.location,
-            "city": "",
-            "address": kiosk.location,
-            "retailer": "",
-        }
-    return None
