@@ -4,10 +4,9 @@ A durable commit costs an fsync (SQLite `synchronous=FULL`, PostgreSQL
 `synchronous_commit=on`), so a transaction per request caps a server at a few hundred
 requests a second. Work submitted while a commit is under way waits for the next one:
 at low load every request still gets its own transaction at once, and under load the
-groups grow by themselves. Each piece of work runs in its own savepoint, so one that
-fails rolls back alone and the rest of the group commits. Nobody is answered before the
-transaction holding their work has committed; if the commit fails, everyone in the
-group gets the error.
+groups grow by themselves. When one piece of work fails, the group is run again one
+transaction each, so the failure stays its own and the rest commits. Nobody is answered
+before the transaction holding their work has committed.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.orm import Session
 
 from kuota.core.db import Database
-from kuota.core.errors import GatewayBusy
+from kuota.core.errors import GatewayBusy, KuotaError
 
 log = logging.getLogger("kuota.group_commit")
 T = TypeVar("T")
@@ -126,7 +125,8 @@ class GroupCommit:
         try:
             outcomes = await loop.run_in_executor(self._executor, self._write, batch)
         except Exception as exc:
-            log.warning("a group of %d writes failed to commit", len(batch), exc_info=True)
+            if not isinstance(exc, KuotaError):  # a refusal is an answer, not a failure
+                log.warning("a group of %d writes failed to commit", len(batch), exc_info=True)
             for job in batch:
                 if not job.future.done():
                     job.future.set_exception(exc)
@@ -145,14 +145,26 @@ class GroupCommit:
             self._wakeup.set()
 
     def _write(self, batch: list[_Job[Any]]) -> list[tuple[bool, Any]]:
-        """One transaction for the batch (in a worker thread); returns after the commit."""
-        outcomes: list[tuple[bool, Any]] = [(False, None)] * len(batch)
+        """One transaction for the batch (in a worker thread); returns after the commit.
+
+        The common case pays for nothing extra: the batch runs straight through. If any
+        piece of work fails, the whole transaction is rolled back and each piece runs
+        again in a transaction of its own, so the failure stays its own."""
         order = sorted(range(len(batch)), key=lambda index: batch[index].order_key)
-        with self._db.unit_of_work() as session:
-            for index in order:
-                try:
-                    with session.begin_nested():
-                        outcomes[index] = (True, batch[index].work(session))
-                except Exception as exc:  # this one's own error; the others go on
-                    outcomes[index] = (False, exc)
-        return outcomes
+        results: list[Any] = [None] * len(batch)
+        try:
+            with self._db.unit_of_work() as session:
+                for index in order:
+                    results[index] = batch[index].work(session)
+        except Exception:
+            if len(batch) == 1:
+                raise
+            return [self._write_alone(batch[index]) for index in range(len(batch))]
+        return [(True, result) for result in results]
+
+    def _write_alone(self, job: _Job[Any]) -> tuple[bool, Any]:
+        try:
+            with self._db.unit_of_work() as session:
+                return True, job.work(session)
+        except Exception as exc:
+            return False, exc
