@@ -19,6 +19,7 @@ from kuota.api.routers import (
     cards,
     kiosk,
     network,
+    outlets,
     payments,
     plans,
     renewals,
@@ -38,6 +39,7 @@ from kuota.payments.providers import Gateways
 from kuota.web import account as account_pages
 from kuota.web import dev as dev_pages
 from kuota.web import kiosk as kiosk_pages
+from kuota.web import outlets as outlet_pages
 from kuota.web import portal as portal_pages
 from kuota.web import pos as pos_pages
 from kuota.web import public as public_pages
@@ -98,6 +100,7 @@ def create_app(
     for router in (
         auth.router,
         plans.router,
+        outlets.router,
         cards.router,
         renewals.router,
         payments.router,
@@ -112,7 +115,7 @@ def create_app(
         api.include_router(testing.router)
     app.include_router(api)
     app.include_router(sandbox_pages.router)
-    for pages in (public_pages, account_pages, portal_pages, pos_pages, kiosk_pages):
+    for pages in (public_pages, outlet_pages, account_pages, portal_pages, pos_pages, kiosk_pages):
         app.include_router(pages.router)
     if settings.is_demo:
         app.include_router(dev_pages.router)

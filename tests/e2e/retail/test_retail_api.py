@@ -192,6 +192,7 @@ def test_the_receipt_prints_once_on_the_stores_network_printer(
             .values(printer=f"network:127.0.0.1:{printer.port}")
         )
     status, sale = sell(client, STAFF)
+    assert status == 201, sale
     receipt_no = str(sale["receipt_no"])
     staff = login(client, *STAFF)
     first = client.post(f"/api/v1/retail/receipts/{receipt_no}/print", headers=staff).json()
