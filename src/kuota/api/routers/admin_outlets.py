@@ -28,9 +28,109 @@ from kuota.core.errors import InvalidInput, NotFound
 from kuota.core.principal import Principal
 from kuota.kiosks import service as kiosks
 from kuota.ledger import service as ledger
+from kuota.retail import admin as retail_admin
 from kuota.retail.models import FraudFlag, Retailer
 
 router = APIRouter(prefix="/admin", tags=["operator"])
+
+
+class RetailerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=2, max_length=20, examples=["MAWAR"])
+    name: str = Field(min_length=1, max_length=120)
+    commission_basis_points: int = Field(default=0, description="500 = 5 %")
+
+
+class StoreIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=2, max_length=20, examples=["RTL-0201"])
+    name: str = Field(min_length=1, max_length=120)
+    city: str = Field(min_length=1, max_length=80)
+    address: str = Field(default="", max_length=240)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    open_days: str = Field(default="1234567", description="ISO weekdays open: 123456 = Mon–Sat")
+    opens_at: str = "08:00"
+    closes_at: str = "21:00"
+    printer: str = Field(default="", max_length=200, examples=["network:10.0.0.50:9100"])
+
+
+class RetailPersonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=3, max_length=80)
+    password: str = Field(min_length=8, max_length=200)
+    display_name: str = Field(default="", max_length=120)
+    role: str = Field(description="retail_staff | retail_owner")
+    store_code: str | None = None
+
+
+class CommissionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    plan_code: str | None = Field(default=None, description="absent: the retailer's overall rate")
+    basis_points: int
+
+
+class AuthorisationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    authorised: bool
+
+
+@router.post("/retailers", status_code=201)
+def create_retailer(
+    body: RetailerIn, session: SessionDep, ctx: ContextDep, principal: OperatorAdmin
+) -> Response:
+    """A new authorised retailer with an empty float."""
+    return json_response(
+        retail_admin.create_retailer(
+            session,
+            principal,
+            currency=ctx.settings.currency,
+            now=ctx.clock.now(),
+            **body.model_dump(),
+        ),
+        status=201,
+    )
+
+
+@router.post("/retailers/{code}/stores", status_code=201)
+def add_store(
+    code: str, body: StoreIn, session: SessionDep, ctx: ContextDep, principal: OperatorAdmin
+) -> Response:
+    return json_response(
+        retail_admin.add_store(session, principal, code, now=ctx.clock.now(), **body.model_dump()),
+        status=201,
+    )
+
+
+@router.put("/stores/{code}/authorisation")
+def authorise_store(
+    code: str, body: AuthorisationIn, session: SessionDep, ctx: ContextDep, principal: OperatorAdmin
+) -> Response:
+    """Withdraw a store's authorisation (it stops selling, leaves the locator) or restore it."""
+    retail_admin.set_store_authorised(session, principal, code, body.authorised, ctx.clock.now())
+    return json_response({"store": code.upper(), "authorised": body.authorised})
+
+
+@router.post("/retailers/{code}/people", status_code=201)
+def add_person(
+    code: str, body: RetailPersonIn, session: SessionDep, ctx: ContextDep, principal: OperatorAdmin
+) -> Response:
+    """A login for the retailer's staff (at one store) or owner (all its stores)."""
+    return json_response(
+        retail_admin.add_person(session, principal, code, now=ctx.clock.now(), **body.model_dump()),
+        status=201,
+    )
+
+
+@router.put("/retailers/{code}/commission")
+def set_commission(
+    code: str, body: CommissionIn, session: SessionDep, ctx: ContextDep, principal: OperatorAdmin
+) -> Response:
+    return json_response(
+        retail_admin.set_commission(
+            session, principal, code, now=ctx.clock.now(), **body.model_dump()
+        )
+    )
 
 
 class FloatDepositIn(BaseModel):
