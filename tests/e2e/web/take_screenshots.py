@@ -21,6 +21,7 @@ sys.path.insert(0, str(TESTS))
 
 from playwright.sync_api import Page, ViewportSize, expect, sync_playwright  # noqa: E402
 
+from e2e.web.kiosk_helpers import choose, look_up, open_kiosk, screen, type_number  # noqa: E402
 from e2e.web.portal_demo import (  # noqa: E402
     CARD_1,
     CARD_2,
@@ -32,6 +33,8 @@ from e2e.web.portal_demo import (  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 PHONE: ViewportSize = {"width": 390, "height": 844}
+KIOSK_PORTRAIT: ViewportSize = {"width": 800, "height": 1280}
+KIOSK_LANDSCAPE: ViewportSize = {"width": 1280, "height": 800}
 NETWORK_KEY = "demo-network-key-1"  # CONTRACT.md's demo network element
 
 
@@ -116,9 +119,49 @@ def take(server: DemoServer, out: Path) -> list[Path]:
     return written
 
 
+def take_kiosk(server: DemoServer, out: Path) -> list[Path]:
+    """The kiosk as a customer meets it: the start screen, the plans for their card
+    (masked owner name) and the QRIS code to scan; the number pad in landscape."""
+    written: list[Path] = []
+
+    def shot(page: Page, name: str) -> None:
+        page.wait_for_load_state("networkidle")
+        path = out / f"kiosk-{name}.png"
+        page.screenshot(path=str(path))
+        written.append(path)
+
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
+        context = browser.new_context(base_url=server.url, viewport=KIOSK_PORTRAIT)
+        page = context.new_page()
+        open_kiosk(page)
+        shot(page, "start")
+        look_up(page, "0" + CARD_2.removeprefix("+62"))
+        shot(page, "plans")
+        choose(page, "DATA-1GB-7D", "qris")
+        qr = screen(page, "wait").locator("img.qr")
+        expect(qr).to_be_visible()
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=qr.element_handle()
+        )
+        shot(page, "qris")
+        screen(page, "wait").locator('[data-do="abandon"]').click()
+        expect(screen(page, "start")).to_be_visible()
+
+        page.set_viewport_size(KIOSK_LANDSCAPE)
+        screen(page, "start").locator('[data-do="begin"]').click()
+        type_number(page, "0" + CARD_2.removeprefix("+62")[:6])
+        shot(page, "number-landscape")
+        browser.close()
+    return written
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--only", choices=("portal", "kiosk"), help="take one set only")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing: run scripts/system-deps", file=sys.stderr)
@@ -129,7 +172,9 @@ def main() -> int:
         prepare_database(db_path)
         server = start_demo(db_path)
         try:
-            written = take(server, args.out)
+            written = [] if args.only == "kiosk" else take(server, args.out)
+            if args.only != "portal":
+                written += take_kiosk(server, args.out)
         finally:
             server.stop()
     for path in written:
