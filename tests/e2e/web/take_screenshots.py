@@ -2,7 +2,8 @@
 
 Starts `kuota demo` on a free port with a database in a temporary directory, walks the
 portal in Debian's Chromium on a 390 × 844 phone as the demo subscriber does (a
-renewal, some data used, a QRIS payment left open) and writes docs/screenshots/*.png.
+renewal, some data used, a QRIS payment left open), then a store's point of sale on a
+1280 × 800 till, and writes docs/screenshots/*.png.
 Never downloads a browser: /usr/bin/chromium must be there (scripts/system-deps).
 """
 
@@ -33,6 +34,9 @@ from e2e.web.portal_demo import (  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 PHONE: ViewportSize = {"width": 390, "height": 844}
+TILL: ViewportSize = {"width": 1280, "height": 800}
+RETAIL_STAFF = ("toko-melati", "demo-retail-1")  # CONTRACT.md's demo store
+CARD_1_NIK = "3171010101900001"
 KIOSK_PORTRAIT: ViewportSize = {"width": 800, "height": 1280}
 KIOSK_LANDSCAPE: ViewportSize = {"width": 1280, "height": 800}
 NETWORK_KEY = "demo-network-key-1"  # CONTRACT.md's demo network element
@@ -115,6 +119,27 @@ def take(server: DemoServer, out: Path) -> list[Path]:
 
         page.goto("/history")
         shot(page, "history")
+
+        # The store's point of sale, on a till's 1280 px screen.
+        till = browser.new_context(base_url=server.url, viewport=TILL)
+        till.add_cookies([{"name": "kuota_lang", "value": "en", "url": server.url}])
+        counter = till.new_page()
+        counter.goto("/login?next=/pos")
+        counter.get_by_label("E-mail").fill(RETAIL_STAFF[0])
+        counter.get_by_label("Password").fill(RETAIL_STAFF[1])
+        counter.get_by_role("button", name="Sign in", exact=True).click()
+        expect(counter).to_have_url(f"{server.url}/pos")
+        counter.get_by_label("Card number").fill(CARD_1)
+        counter.keyboard.press("Enter")
+        expect(counter.locator(".owner-name")).to_be_visible()
+        counter.get_by_label("NIK on the customer's identity card (KTP)").fill(CARD_1_NIK)
+        counter.get_by_label("Data 5 GB / 30 hari").check()
+        counter.get_by_label("Cash received from the customer").check()
+        counter.evaluate("window.scrollTo(0, 0)")
+        shot(counter, "pos-counter")
+        counter.get_by_role("button", name="Sell").click()
+        expect(counter.locator("pre.receipt")).to_be_visible()
+        shot(counter, "pos-receipt")
         browser.close()
     return written
 
