@@ -53,9 +53,17 @@ class PackageOut(BaseModel):
 class PaymentOut(BaseModel):
     id: str
     method: str
+    provider: str = Field(description="balance, retail_float, or the gateway's name")
     status: str
     amount: MoneyOut
-    next_action: dict[str, str | None] | None = None
+    next_action: dict[str, str | None] | None = Field(
+        default=None,
+        description="while open: {kind: redirect, url} for a checkout page, {kind: qr, "
+        "qr_payload} for QRIS, {kind: terminal} for a kiosk's card terminal",
+    )
+    expires_at: datetime | None = Field(
+        default=None, description="when an open payment lapses; null once decided"
+    )
 
 
 class RenewalOut(BaseModel):
