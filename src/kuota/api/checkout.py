@@ -4,6 +4,8 @@ to the request's Idempotency-Key."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from kuota.api.deps import Credentials, Transaction
+from kuota.cards.rules import normalize_msisdn
 from kuota.core import idempotency
 from kuota.core.context import Context
 from kuota.core.money import Money
@@ -20,7 +23,8 @@ from kuota.payments import checkout
 from kuota.payments.gateway import CheckoutRequest
 from kuota.payments.models import PaymentStatus
 from kuota.payments.providers import Gateways
-from kuota.renewals.schemas import GatewayOptionsIn
+from kuota.renewals.schemas import GatewayOptionsIn, RenewalIn
+from kuota.retail import service as retail
 
 
 async def sell(
@@ -107,3 +111,44 @@ async def _open_at_gateway(
 
 def _money(raw: dict[str, Any]) -> Money:
     return Money(int(raw["amount"]), str(raw["currency"]))
+
+
+def without_nik(body: RenewalIn, ctx: Context) -> dict[str, object]:
+    """The request as fingerprinted for its Idempotency-Key: a NIK only as a keyed hash,
+    never in a form that could be reversed from the stored fingerprint."""
+    payload = body.model_dump()
+    if body.identity is not None:
+        keyed = hmac.new(ctx.secret_key.encode(), body.identity.nik.encode(), hashlib.sha256)
+        payload["identity"] = {"nik": keyed.hexdigest()}
+    return payload
+
+
+async def count_identity_check(
+    tx: Transaction,
+    ctx: Context,
+    caller: Credentials,
+    msisdn: str,
+    answer: idempotency.StoredAnswer,
+) -> None:
+    """Every NIK check at a store counts, the refused ones too: they are committed apart
+    from the refused sale, and enough of them at one store raise a fraud flag."""
+    problem = orjson.loads(answer.body) if answer.status_code != 201 else {}
+    slug = str(problem.get("type", "")).rsplit("/", 1)[-1]
+    # Refused for the float or a promotion, the NIK had matched already (it is checked
+    # first); refused otherwise (unknown card, bad input, …) it was never compared.
+    matched = answer.status_code == 201 or slug in ("insufficient-funds", "promotion-rejected")
+    if not matched and slug != "identity-mismatch":
+        return
+
+    def count(session: Session) -> None:
+        principal = caller.principal(session)
+        if principal.is_retail:
+            retail.record_identity_check(
+                session,
+                principal,
+                normalize_msisdn(msisdn),
+                matched=matched,
+                now=ctx.clock.now(),
+            )
+
+    await tx.run(count)

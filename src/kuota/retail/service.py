@@ -177,17 +177,17 @@ def pay_from_float(
             session,
             kind="renewal",
             reference=renewal_id,
-            memo=f"{plan.code} for {card.msisdn} at {store.code}",
+            # Retailers see this memo in their statement: the number masked, as everywhere.
+            memo=f"{plan.code} for {mask_msisdn(card.msisdn)} at {store.code}",
             postings=postings,
             guarded=[ledger.GuardedMove(float_id, -drawn.amount)] if drawn.amount else [],
             now=now,
         )
     except InsufficientFunds as exc:
-        left = ledger.guarded_balance(session, float_id)
+        # Staff are told that the float is short, not what is in it (that is the owner's).
         raise InsufficientFunds(
-            f"the store's float is {left.format()}, less than the {drawn.format()} this sale "
-            "draws from it; the retailer must deposit money with the operator first",
-            float=left.as_json(),
+            f"the store's float is less than the {drawn.format()} this sale draws from it; "
+            "the retailer must deposit money with the operator first",
             required=drawn.as_json(),
         ) from exc
     return commission

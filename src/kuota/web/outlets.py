@@ -4,36 +4,22 @@ this one answer; nothing is saved."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TypeVar
 
 from babel.dates import get_day_names
 from babel.numbers import format_decimal
 from fastapi import APIRouter, Request
-from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from kuota.core.context import Context
-from kuota.core.db import Database
 from kuota.core.errors import InvalidInput
 from kuota.retail import locator
-from kuota.web.pages import describe, render
+from kuota.web.pages import describe, read, render
 from kuota.web.visitor import VisitorDep
 
 router = APIRouter(include_in_schema=False)
 T = TypeVar("T")
 PAGE_SIZE = 20
-
-
-async def _read(request: Request, work: Callable[[Session], T]) -> T:
-    db: Database = request.app.state.db
-
-    def run() -> T:
-        with db.unit_of_work(write=False) as session:
-            return work(session)
-
-    return await run_in_threadpool(run)
 
 
 def _degrees(value: str, field: str) -> float | None:
@@ -76,7 +62,7 @@ async def outlets_page(
     try:
         latitude, longitude = _degrees(lat, "latitude"), _degrees(lon, "longitude")
         near = latitude is not None
-        found = await _read(
+        found = await read(
             request,
             lambda session: locator.find_outlets(
                 session,

@@ -3,15 +3,19 @@ operator's time zone, and amounts as the visitor's locale writes them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from babel.numbers import format_decimal
 from fastapi import Request
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from kuota.core.context import Context
+from kuota.core.db import Database
 from kuota.core.errors import KuotaError
 from kuota.core.money import Money
 from kuota.receipts.formatting import format_local_time, format_rupiah
@@ -26,6 +30,20 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+T = TypeVar("T")
+
+
+async def read(request: Request, work: Callable[[Session], T]) -> T:
+    """Run `work` in a read-only transaction off the event loop: every page's reads."""
+    db: Database = request.app.state.db
+
+    def run() -> T:
+        with db.unit_of_work(write=False) as session:
+            return work(session)
+
+    return await run_in_threadpool(run)
 
 
 def data_amount(data_bytes: int, locale: str) -> str:

@@ -32,7 +32,6 @@ from kuota.cards.rules import normalize_msisdn
 from kuota.catalog import service as catalog
 from kuota.core import idempotency
 from kuota.core.context import Context
-from kuota.core.db import Database
 from kuota.core.errors import InvalidInput, KuotaError, NotFound, Unauthenticated
 from kuota.core.localtime import zone
 from kuota.core.money import Money
@@ -47,7 +46,7 @@ from kuota.receipts.qr import qr_png
 from kuota.renewals import service as renewals
 from kuota.renewals.models import Channel, Renewal
 from kuota.web.forms import client_address, posted
-from kuota.web.pages import describe, redirect, render
+from kuota.web.pages import describe, read, redirect, render
 from kuota.web.visitor import Visitor, VisitorDep
 
 router = APIRouter(include_in_schema=False)
@@ -66,16 +65,6 @@ def _subscriber(request: Request, visitor: Visitor) -> Principal:
 def _ctx(request: Request) -> Context:
     context: Context = request.app.state.context
     return context
-
-
-async def _read(request: Request, work: Callable[[Session], T]) -> T:
-    db: Database = request.app.state.db
-
-    def run() -> T:
-        with db.unit_of_work(write=False) as session:
-            return work(session)
-
-    return await run_in_threadpool(run)
 
 
 def _credentials(visitor: Visitor) -> Credentials:
@@ -100,7 +89,7 @@ async def my_cards(request: Request, visitor: VisitorDep) -> Response:
             for card in cards.cards_of(session, principal.id)
         ]
 
-    return render(request, visitor, "cards.html", cards=await _read(request, load))
+    return render(request, visitor, "cards.html", cards=await read(request, load))
 
 
 @router.get("/cards/attach")
@@ -181,7 +170,7 @@ async def card_page(request: Request, visitor: VisitorDep, msisdn: str) -> Respo
         names = {p.code: p.name for p in catalog.current_plans(session)}
         return {"card": view, "usage": days, "plan_names": names}
 
-    loaded = await _read(request, load)
+    loaded = await read(request, load)
     packages = []
     for package in loaded["card"]["packages"]:
         total = max(int(package["quota_total_bytes"]), 1)
@@ -264,7 +253,7 @@ async def renew_form(
         promo_error = chosen_refusal
         return {"card": view, "offers": offers, "promo_error": promo_error}
 
-    loaded = await _read(request, load)
+    loaded = await read(request, load)
     error = describe(visitor, loaded["promo_error"]) if loaded["promo_error"] else None
     chosen = plan or (loaded["offers"][0]["plan"].code if loaded["offers"] else "")
     return render(
@@ -371,7 +360,7 @@ def _refused(request: Request, visitor: Visitor, status: int, problem: dict[str,
 async def top_up_form(request: Request, visitor: VisitorDep, msisdn: str) -> Response:
     principal = _subscriber(request, visitor)
     now = _ctx(request).clock.now()
-    view = await _read(request, lambda s: cards.card_view(s, principal, msisdn, now))
+    view = await read(request, lambda s: cards.card_view(s, principal, msisdn, now))
     if "balance" not in view:
         raise NotFound(f"no card {msisdn} that you may see")
     methods = [m for m in _methods(request.app.state.gateways) if m != "balance"]
@@ -447,10 +436,10 @@ def _owned_top_up(session: Session, principal: Principal, top_up_id: str) -> dic
 async def renewal_page(request: Request, visitor: VisitorDep, renewal_id: str) -> Response:
     principal = _subscriber(request, visitor)
     ctx = _ctx(request)
-    view = await _read(request, lambda s: _owned_renewal(s, principal, renewal_id))
+    view = await read(request, lambda s: _owned_renewal(s, principal, renewal_id))
     receipt = None
     if view["receipt_no"]:
-        receipt = await _read(request, lambda s: load_receipt(s, ctx, view["receipt_no"]))
+        receipt = await read(request, lambda s: load_receipt(s, ctx, view["receipt_no"]))
     return render(
         request,
         visitor,
@@ -465,7 +454,7 @@ async def renewal_page(request: Request, visitor: VisitorDep, renewal_id: str) -
 @router.get("/top-ups/{top_up_id}")
 async def top_up_page(request: Request, visitor: VisitorDep, top_up_id: str) -> Response:
     principal = _subscriber(request, visitor)
-    view = await _read(request, lambda s: _owned_top_up(s, principal, top_up_id))
+    view = await read(request, lambda s: _owned_top_up(s, principal, top_up_id))
     return render(
         request,
         visitor,
@@ -480,14 +469,14 @@ async def top_up_page(request: Request, visitor: VisitorDep, top_up_id: str) -> 
 @router.get("/renewals/{renewal_id}/status")
 async def renewal_status(request: Request, visitor: VisitorDep, renewal_id: str) -> Response:
     principal = _subscriber(request, visitor)
-    view = await _read(request, lambda s: _owned_renewal(s, principal, renewal_id))
+    view = await read(request, lambda s: _owned_renewal(s, principal, renewal_id))
     return JSONResponse({"status": view["status"], "payment": view["payment"]["status"]})
 
 
 @router.get("/top-ups/{top_up_id}/status")
 async def top_up_status(request: Request, visitor: VisitorDep, top_up_id: str) -> Response:
     principal = _subscriber(request, visitor)
-    view = await _read(request, lambda s: _owned_top_up(s, principal, top_up_id))
+    view = await read(request, lambda s: _owned_top_up(s, principal, top_up_id))
     return JSONResponse({"status": view["status"], "payment": view["payment"]["status"]})
 
 
@@ -495,7 +484,7 @@ async def top_up_status(request: Request, visitor: VisitorDep, top_up_id: str) -
 async def payment_qr(request: Request, visitor: VisitorDep, payment_id: str) -> Response:
     """The QRIS code of one of the visitor's own open payments, as a PNG."""
     principal = _subscriber(request, visitor)
-    view = await _read(request, lambda s: payments.view_for(s, principal, payment_id))
+    view = await read(request, lambda s: payments.view_for(s, principal, payment_id))
     action = view.get("next_action") or {}
     if action.get("kind") != "qr":
         raise NotFound(f"payment {payment_id} has no QR code to scan")
@@ -544,7 +533,7 @@ async def history_page(request: Request, visitor: VisitorDep, wanted: HistoryFil
         rows = purchase_history.entries(session, principal.id, wanted)
         return rows, [c.msisdn for c in cards.cards_of(session, principal.id)]
 
-    rows, numbers = await _read(request, load)
+    rows, numbers = await read(request, load)
     params = request.query_params
     filters = {name: params.get(name, "") for name in ("card", "kind", "status", "since", "until")}
     return render(
@@ -563,7 +552,7 @@ async def history_page(request: Request, visitor: VisitorDep, wanted: HistoryFil
 @router.get("/history.csv")
 async def history_csv(request: Request, visitor: VisitorDep, wanted: HistoryFilterDep) -> Response:
     principal = _subscriber(request, visitor)
-    rows = await _read(request, lambda s: purchase_history.entries(s, principal.id, wanted))
+    rows = await read(request, lambda s: purchase_history.entries(s, principal.id, wanted))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
@@ -620,7 +609,7 @@ async def receipt_pdf(request: Request, visitor: VisitorDep, receipt_no: str) ->
             raise NotFound(f"no receipt {receipt_no} that you may see")
         return document
 
-    document = await _read(request, load)
+    document = await read(request, load)
     pdf = await run_in_threadpool(render_pdf, document, visitor.locale)
     return visitor.finish(
         Response(

@@ -13,7 +13,6 @@ amounts, the statement and the refusal's float figures are the owner's alone.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any, TypeVar
@@ -26,16 +25,14 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from kuota.api.checkout import sell
+from kuota.api.checkout import count_identity_check, sell, without_nik
 from kuota.api.deps import Credentials, WriteTransaction
 from kuota.api.routers import retail as retail_api
-from kuota.api.routers.renewals import _count_identity_check, _without_nik
 from kuota.cards import service as cards
 from kuota.catalog import service as catalog
 from kuota.core import idempotency
 from kuota.core.clock import real_now
 from kuota.core.context import Context
-from kuota.core.db import Database
 from kuota.core.errors import Conflict, InvalidInput, KuotaError, NotFound, Unauthenticated
 from kuota.core.localtime import zone
 from kuota.core.money import Money
@@ -52,7 +49,7 @@ from kuota.retail import service as retail
 from kuota.retail.models import Store
 from kuota.web.forms import posted
 from kuota.web.i18n import N_
-from kuota.web.pages import describe, redirect, render
+from kuota.web.pages import describe, read, redirect, render
 from kuota.web.portal import history_filter
 from kuota.web.visitor import Visitor, VisitorDep
 
@@ -87,16 +84,6 @@ MOVEMENT_NAMES = {
 def _ctx(request: Request) -> Context:
     context: Context = request.app.state.context
     return context
-
-
-async def _read(request: Request, work: Callable[[Session], T]) -> T:
-    db: Database = request.app.state.db
-
-    def run() -> T:
-        with db.unit_of_work(write=False) as session:
-            return work(session)
-
-    return await run_in_threadpool(run)
 
 
 def _retail(request: Request, visitor: Visitor) -> Principal:
@@ -217,7 +204,7 @@ async def _counter(
         except KuotaError as exc:
             return desk, None, exc
 
-    desk, card, lookup_error = await _read(request, load)
+    desk, card, lookup_error = await read(request, load)
     if lookup_error is not None:
         error = describe(visitor, lookup_error)
         error["field"] = "msisdn"
@@ -300,7 +287,7 @@ async def sell_at_counter(request: Request, visitor: VisitorDep, tx: WriteTransa
             gateways,
             caller,
             idempotency_key=form.get("idempotency_key", "") or None,
-            fingerprint=idempotency.fingerprint("POST", SALE_PATH, _without_nik(body, ctx)),
+            fingerprint=idempotency.fingerprint("POST", SALE_PATH, without_nik(body, ctx)),
             operation=lambda session, seller: renewals.renew(session, ctx, seller, sale),
             description=lambda view: f"{view['plan_code']} {view['msisdn']}",
             view_for_payment=renewals.view_for_payment,
@@ -311,7 +298,7 @@ async def sell_at_counter(request: Request, visitor: VisitorDep, tx: WriteTransa
     except KuotaError as exc:  # the key is taken by another form, or missing
         return await again(_counter_error(visitor, principal, exc), exc.status)
     if not answer.replayed:
-        await _count_identity_check(tx, ctx, caller, body.msisdn, answer)
+        await count_identity_check(tx, ctx, caller, body.msisdn, answer)
     view: dict[str, Any] = orjson.loads(answer.body)
     if answer.status_code == 201:
         return redirect(visitor, f"/pos/sales/{view['id']}")
@@ -343,7 +330,7 @@ async def _sale_page(
         done = printing.already_printed(session, sale["receipt_no"]) if document else None
         return desk, sale, document, done
 
-    desk, sale, document, printed_at = await _read(request, load)
+    desk, sale, document, printed_at = await read(request, load)
     return render(
         request,
         visitor,
@@ -399,7 +386,7 @@ async def print_receipt(
         return document.receipt_no, str(printer), render_escpos(document, locale)
 
     try:
-        receipt_no, printer, data = await _read(request, prepare)
+        receipt_no, printer, data = await read(request, prepare)
         if form.get("again") == "yes":
             await run_in_threadpool(printing.send, printer, data)
             printed_now = True
@@ -439,7 +426,7 @@ async def receipt_pdf(request: Request, visitor: VisitorDep, renewal_id: str) ->
             raise NotFound(f"sale {renewal_id} has no receipt")
         return document
 
-    document = await _read(request, load)
+    document = await read(request, load)
     pdf = await run_in_threadpool(render_pdf, document, visitor.locale)
     return visitor.finish(
         Response(
@@ -476,7 +463,7 @@ async def sales_page(
         rows = retail.sales(session, principal, store_code=store or None, since=start, until=end)
         return _desk(session, ctx, principal), rows
 
-    desk, rows = await _read(request, load)
+    desk, rows = await read(request, load)
     return render(
         request,
         visitor,
@@ -498,7 +485,7 @@ async def sales_csv(
     """The same CSV as GET /api/v1/retail/sales?format=csv, for the page's filters."""
     principal = _retail(request, visitor)
     start, end = _days(request, since, until)
-    answer = await _read(
+    answer = await read(
         request,
         lambda session: retail_api.sales(
             session,
@@ -532,7 +519,7 @@ async def statement_page(
         statement = retail.float_statement(session, principal, since=start, until=end)
         return _desk(session, ctx, principal), statement
 
-    desk, statement = await _read(request, load)
+    desk, statement = await read(request, load)
     translate = visitor.translator.gettext
     return render(
         request,
@@ -556,7 +543,7 @@ async def statement_csv(
     """The same CSV as GET /api/v1/retail/float-statement?format=csv."""
     principal = _owner(request, visitor)
     start, end = _days(request, since, until)
-    answer = await _read(
+    answer = await read(
         request,
         lambda session: retail_api.float_statement(
             session, principal, since=_rfc3339(start), until=_rfc3339(end), format="csv"

@@ -3,10 +3,7 @@ authorised stores and kiosks. None of them shows personal data."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from kuota.catalog import service as catalog
@@ -14,7 +11,7 @@ from kuota.core.db import Database
 from kuota.receipts.document import load_receipt
 from kuota.receipts.rules import receipt_code_matches
 from kuota.retail import locator
-from kuota.web.pages import redirect, render
+from kuota.web.pages import read, redirect, render
 from kuota.web.visitor import VisitorDep
 
 router = APIRouter(include_in_schema=False)
@@ -25,25 +22,17 @@ def _db(request: Request) -> Database:
     return database
 
 
-async def _read(request: Request, work: Any) -> Any:
-    def run() -> Any:
-        with _db(request).unit_of_work(write=False) as session:
-            return work(session)
-
-    return await run_in_threadpool(run)
-
-
 @router.get("/")
 async def home(request: Request, visitor: VisitorDep) -> Response:
     if visitor.signed_in:
         return redirect(visitor, "/cards")
-    plans = await _read(request, catalog.current_plans)
+    plans = await read(request, catalog.current_plans)
     return render(request, visitor, "home.html", plans=plans)
 
 
 @router.get("/plans")
 async def plans_page(request: Request, visitor: VisitorDep) -> Response:
-    plans = await _read(request, catalog.current_plans)
+    plans = await read(request, catalog.current_plans)
     return render(request, visitor, "plans.html", plans=plans)
 
 
@@ -65,7 +54,7 @@ async def verify(request: Request, visitor: VisitorDep, receipt_no: str, c: str 
     code = c.strip()[:16]
     receipt = None
     if code and receipt_code_matches(number, code, ctx.secret_key):
-        receipt = await _read(request, lambda session: load_receipt(session, ctx, number))
+        receipt = await read(request, lambda session: load_receipt(session, ctx, number))
     if receipt is None:
         return render(
             request, visitor, "verify_result.html", status=404, receipt=None, receipt_no=number
@@ -79,6 +68,6 @@ async def authorised(request: Request, visitor: VisitorDep, code: str = "") -> R
     wanted = code.strip().upper()[:20]
     found = None
     if wanted:
-        found = await _read(request, lambda session: locator.outlet_by_code(session, wanted))
+        found = await read(request, lambda session: locator.outlet_by_code(session, wanted))
     status = 404 if wanted and found is None else 200
     return render(request, visitor, "authorised.html", status=status, code=wanted, outlet=found)

@@ -113,7 +113,8 @@ def test_a_short_float_is_refused_with_the_amounts_and_changes_nothing(
             break
         spent += 1
     assert status == 402
-    assert "float is Rp" in str(answer["detail"]) and "deposit" in str(answer["detail"])
+    assert "float is less than the Rp 115.200" in str(answer["detail"])
+    assert "deposit" in str(answer["detail"]) and "float" not in answer  # amount hidden
     assert spent == 7  # 8 × Rp 115.200 fit in Rp 1.000.000; the 9th does not
     owner = client.get("/api/v1/retail/float-statement", headers=login(client, *OWNER)).json()
     assert owner["current_balance"]["amount"] == 500_000_000  # Melati untouched by Anggrek
