@@ -76,9 +76,8 @@ def demo_server(
 
 
 def new_context(browser: Browser, server: DemoServer, **options: Any) -> BrowserContext:
-    context = browser.new_context(
-        base_url=server.url, viewport=PHONE, accept_downloads=True, **options
-    )
+    settings: dict[str, Any] = {"viewport": PHONE, "accept_downloads": True, **options}
+    context = browser.new_context(base_url=server.url, **settings)
     # The message catalogs may change every label; the tests read the English ones.
     context.add_cookies([{"name": "kuota_lang", "value": "en", "url": server.url}])
     context.set_default_timeout(TIMEOUT_MS)
