@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
@@ -67,16 +68,17 @@ def issue_token(session: Session, *, username: str, password: str, ttl: timedelt
 
 
 # Every authenticated request runs these: built once, not per call.
+# What `user_principal` needs of a user; token and browser-session lookups select it.
+PRINCIPAL_COLUMNS = (
+    User.id,
+    User.username,
+    User.role,
+    User.store_id,
+    User.retailer_id,
+    User.locale,
+)
 _TOKEN_OWNER = (
-    select(
-        User.id,
-        User.username,
-        User.role,
-        User.store_id,
-        User.retailer_id,
-        User.locale,
-        ApiToken.expires_at,
-    )
+    select(*PRINCIPAL_COLUMNS, ApiToken.expires_at)
     .join(ApiToken, ApiToken.user_id == User.id)
     .where(ApiToken.token_hash == bindparam("token_hash"), User.is_active.is_(True))
 )
@@ -89,6 +91,11 @@ def principal_from_token(session: Session, token: str) -> Principal:
     row = run(session, _TOKEN_OWNER, {"token_hash": hash_token(token)}).one_or_none()
     if row is None or row.expires_at <= real_now():
         raise Unauthenticated("the bearer token is unknown or expired; log in again")
+    return user_principal(row)
+
+
+def user_principal(row: Any) -> Principal:
+    """The caller, from a row of the user columns that token and session lookups select."""
     return Principal(
         kind="user",
         id=row.id,

@@ -10,7 +10,8 @@ from datetime import timedelta
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from kuota.auth.models import Role, User, WebSession
+from kuota.auth.models import User, WebSession
+from kuota.auth.service import PRINCIPAL_COLUMNS, user_principal
 from kuota.core.clock import real_now
 from kuota.core.db import run
 from kuota.core.principal import Principal
@@ -19,15 +20,7 @@ from kuota.core.security import hash_token
 SESSION_TTL = timedelta(hours=12)
 
 _OWNER = (
-    select(
-        User.id,
-        User.username,
-        User.role,
-        User.store_id,
-        User.retailer_id,
-        User.locale,
-        WebSession.expires_at,
-    )
+    select(*PRINCIPAL_COLUMNS, WebSession.expires_at)
     .join(WebSession, WebSession.user_id == User.id)
     .where(WebSession.id_hash == bindparam("id_hash"), User.is_active.is_(True))
 )
@@ -53,15 +46,7 @@ def principal(session: Session, session_id: str) -> Principal | None:
     row = run(session, _OWNER, {"id_hash": hash_token(session_id)}).one_or_none()
     if row is None or row.expires_at <= real_now():
         return None
-    return Principal(
-        kind="user",
-        id=row.id,
-        name=row.username,
-        role=Role(row.role),
-        store_id=row.store_id,
-        retailer_id=row.retailer_id,
-        locale=row.locale,
-    )
+    return user_principal(row)
 
 
 def end(session: Session, session_id: str) -> None:

@@ -18,7 +18,9 @@ from kuota.core.context import Context
 from kuota.core.db import Database
 from kuota.core.errors import KuotaError
 from kuota.core.money import Money
+from kuota.receipts.document import ReceiptDocument
 from kuota.receipts.formatting import format_local_time, format_rupiah
+from kuota.receipts.pdf import render_pdf
 from kuota.web import i18n
 from kuota.web.visitor import Visitor
 
@@ -44,6 +46,18 @@ async def read(request: Request, work: Callable[[Session], T]) -> T:
             return work(session)
 
     return await run_in_threadpool(run)
+
+
+async def receipt_pdf_response(visitor: Visitor, document: ReceiptDocument) -> Response:
+    """The receipt as a PDF download, in the visitor's language."""
+    pdf = await run_in_threadpool(render_pdf, document, visitor.locale)
+    return visitor.finish(
+        Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{document.receipt_no}.pdf"'},
+        )
+    )
 
 
 def data_amount(data_bytes: int, locale: str) -> str:

@@ -41,12 +41,11 @@ from kuota.payments import topups
 from kuota.payments.models import TopUp
 from kuota.payments.providers import Gateways
 from kuota.receipts.document import load_receipt
-from kuota.receipts.pdf import render_pdf
 from kuota.receipts.qr import qr_png
 from kuota.renewals import service as renewals
 from kuota.renewals.models import Channel, Renewal
 from kuota.web.forms import client_address, posted
-from kuota.web.pages import describe, read, redirect, render
+from kuota.web.pages import describe, read, receipt_pdf_response, redirect, render
 from kuota.web.visitor import Visitor, VisitorDep
 
 router = APIRouter(include_in_schema=False)
@@ -609,15 +608,7 @@ async def receipt_pdf(request: Request, visitor: VisitorDep, receipt_no: str) ->
             raise NotFound(f"no receipt {receipt_no} that you may see")
         return document
 
-    document = await read(request, load)
-    pdf = await run_in_threadpool(render_pdf, document, visitor.locale)
-    return visitor.finish(
-        Response(
-            pdf,
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="{receipt_no}.pdf"'},
-        )
-    )
+    return await receipt_pdf_response(visitor, await read(request, load))
 
 
 @router.get("/renew")

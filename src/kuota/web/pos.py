@@ -41,7 +41,6 @@ from kuota.ledger import service as ledger
 from kuota.receipts import printing
 from kuota.receipts.document import load_receipt
 from kuota.receipts.escpos import render_escpos, render_text
-from kuota.receipts.pdf import render_pdf
 from kuota.renewals import service as renewals
 from kuota.renewals.models import Channel, Renewal
 from kuota.renewals.schemas import RenewalIn
@@ -49,7 +48,7 @@ from kuota.retail import service as retail
 from kuota.retail.models import Store
 from kuota.web.forms import posted
 from kuota.web.i18n import N_
-from kuota.web.pages import describe, read, redirect, render
+from kuota.web.pages import describe, read, receipt_pdf_response, redirect, render
 from kuota.web.portal import history_filter
 from kuota.web.visitor import Visitor, VisitorDep
 
@@ -426,15 +425,7 @@ async def receipt_pdf(request: Request, visitor: VisitorDep, renewal_id: str) ->
             raise NotFound(f"sale {renewal_id} has no receipt")
         return document
 
-    document = await read(request, load)
-    pdf = await run_in_threadpool(render_pdf, document, visitor.locale)
-    return visitor.finish(
-        Response(
-            pdf,
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="{document.receipt_no}.pdf"'},
-        )
-    )
+    return await receipt_pdf_response(visitor, await read(request, load))
 
 
 # -- sales and the float statement ----------------------------------------------------
