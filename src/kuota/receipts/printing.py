@@ -73,23 +73,29 @@ def send(spec: str, data: bytes) -> None:
                 handle.write(data)
         else:
             _send_usb(printer.target, data)
-    except OSError as exc:
+    except (OSError, _UsbFailure) as exc:
         raise PrinterUnavailable(
             f"the receipt printer ({spec}) did not take the receipt: {exc}"
         ) from exc
 
 
-def _send_usb(ids: str, data: bytes) -> None:  # pragma: no cover - needs the device
-    from escpos.printer import Usb
+class _UsbFailure(Exception):
+    """Whatever PyUSB or python-escpos raised: no device, no permission, no libusb."""
 
+
+def _send_usb(ids: str, data: bytes) -> None:  # pragma: no cover - needs the device
+    """Through python-escpos's USB printer (PyUSB and the system's libusb)."""
     vendor, product = (int(part, 16) for part in ids.split(":"))
-    device: Any = Usb(vendor, product)
     try:
-        device._raw(data)
-    except Exception as exc:  # python-escpos raises its own USB errors
-        raise OSError(str(exc)) from exc
-    finally:
-        device.close()
+        from escpos.printer import Usb
+
+        device: Any = Usb(vendor, product)
+        try:
+            device._raw(data)
+        finally:
+            device.close()
+    except Exception as exc:  # their errors are many and untyped; none may leak as a 500
+        raise _UsbFailure(f"{type(exc).__name__}: {exc}") from exc
 
 
 def already_printed(session: Session, receipt_no: str) -> datetime | None:
