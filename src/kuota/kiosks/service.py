@@ -16,7 +16,7 @@ from kuota.core.errors import Conflict, InvalidInput, NotFound
 from kuota.core.principal import Principal
 from kuota.core.security import hash_token
 from kuota.kiosks.models import Kiosk
-from kuota.receipts.printing import PrinterSpec
+from kuota.receipts.printing import check_printer
 from kuota.renewals.models import Renewal, RenewalStatus
 
 OFFLINE_AFTER = timedelta(minutes=3)  # three missed beats of one a minute
@@ -44,11 +44,7 @@ def register(
         raise InvalidInput("say where the kiosk stands", field="location")
     if (latitude is None) != (longitude is None):
         raise InvalidInput("give both latitude and longitude, or neither", field="latitude")
-    if printer:
-        try:
-            PrinterSpec.parse(printer)
-        except Exception as exc:
-            raise InvalidInput(str(exc), field="printer") from exc
+    check_printer(printer)
     key = f"ksk_{secrets.token_urlsafe(32)}"
     try:
         with session.begin_nested():
@@ -142,3 +138,49 @@ def sale_to_print(session: Session, principal: Principal, receipt_no: str) -> st
     if not printer:
         raise Conflict("this kiosk has no printer configured; ask the operator")
     return str(printer)
+
+
+def _kiosk_by_code(session: Session, code: str) -> Kiosk:
+    kiosk = session.execute(
+        select(Kiosk).where(Kiosk.code == code.strip().upper())
+    ).scalar_one_or_none()
+    if kiosk is None:
+        raise NotFound(f"no kiosk {code}")
+    return kiosk
+
+
+def change(
+    session: Session,
+    *,
+    actor: Principal,
+    code: str,
+    authorised: bool | None,
+    printer: str | None,
+    new_key: bool,
+    now: datetime,
+) -> dict[str, Any]:
+    """Withdraw or restore a kiosk, point it at another printer, or issue a new key (the
+    old one stops working at once; the new one is in this answer only)."""
+    kiosk = _kiosk_by_code(session, code)
+    answer: dict[str, Any] = {"code": kiosk.code}
+    if printer is not None:
+        check_printer(printer)
+        kiosk.printer = printer
+        answer["printer"] = printer
+    if authorised is not None:
+        kiosk.is_authorised = authorised
+        answer["authorised"] = authorised
+    if new_key:
+        key = f"ksk_{secrets.token_urlsafe(32)}"
+        kiosk.api_key_hash = hash_token(key)
+        answer["api_key"] = key
+    session.flush()
+    audit.record(
+        session,
+        actor=f"{actor.scope}:{actor.name}",
+        action="kiosk.change",
+        target=kiosk.code,
+        detail={"authorised": authorised, "printer": printer, "new_key": new_key},
+        now=now,
+    )
+    return answer

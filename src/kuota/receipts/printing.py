@@ -19,7 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from kuota.core.db import Database, insert_for
-from kuota.core.errors import ConfigurationError, KuotaError
+from kuota.core.errors import ConfigurationError, InvalidInput, KuotaError
 from kuota.kiosks.models import ReceiptPrint
 
 TIMEOUT_SECONDS = 5.0
@@ -57,6 +57,16 @@ class PrinterSpec:
         raise ConfigurationError(
             f"printer {spec!r} is not network:HOST:PORT, usb:VENDOR:PRODUCT or file:PATH"
         )
+
+
+def check_printer(spec: str) -> str:
+    """A printer spec as typed by the operator: empty (no printer) or one that parses."""
+    if spec:
+        try:
+            PrinterSpec.parse(spec)
+        except ConfigurationError as exc:
+            raise InvalidInput(exc.detail, field="printer") from exc
+    return spec
 
 
 def send(spec: str, data: bytes) -> None:

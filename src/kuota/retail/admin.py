@@ -18,7 +18,7 @@ from kuota.core import audit
 from kuota.core.errors import Conflict, InvalidInput, NotFound
 from kuota.core.principal import Principal
 from kuota.ledger import service as ledger
-from kuota.receipts.printing import PrinterSpec
+from kuota.receipts.printing import check_printer
 from kuota.retail.models import Retailer, RetailerCommission, Store
 
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,19}$")
@@ -138,11 +138,7 @@ def add_store(
     for field, value in (("opens_at", opens_at), ("closes_at", closes_at)):
         if not _TIME.match(value):
             raise InvalidInput(f"{field} is a time like 08:00", field=field)
-    if printer:
-        try:
-            PrinterSpec.parse(printer)
-        except Exception as exc:
-            raise InvalidInput(str(exc), field="printer") from exc
+    check_printer(printer)
     values = {
         "retailer_id": retailer_id,
         "code": code,
@@ -171,15 +167,24 @@ def set_store_authorised(
     session: Session, actor: Principal, code: str, authorised: bool, now: datetime
 ) -> None:
     """Withdraw (or restore) a store's authorisation: it stops selling and leaves the locator."""
+    _update_store(session, code, is_authorised=authorised)
+    _audit(session, actor, "store.authorise" if authorised else "store.withdraw", code, {}, now)
+
+
+def set_store_printer(
+    session: Session, actor: Principal, code: str, printer: str, now: datetime
+) -> None:
+    check_printer(printer)
+    _update_store(session, code, printer=printer)
+    _audit(session, actor, "store.printer", code, {"printer": printer}, now)
+
+
+def _update_store(session: Session, code: str, **values: Any) -> None:
     changed = session.execute(
-        update(Store)
-        .where(Store.code == code.strip().upper())
-        .values(is_authorised=authorised)
-        .returning(Store.id)
+        update(Store).where(Store.code == code.strip().upper()).values(**values).returning(Store.id)
     ).first()
     if changed is None:
         raise NotFound(f"no store {code}")
-    _audit(session, actor, "store.authorise" if authorised else "store.withdraw", code, {}, now)
 
 
 def add_person(

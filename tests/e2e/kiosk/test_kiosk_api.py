@@ -241,3 +241,34 @@ def test_heartbeats_and_the_operators_view_of_kiosk_health(
         ).status_code
         == 403
     )
+
+
+def test_the_operator_rekeys_withdraws_and_repoints_a_kiosk(
+    kiosk_app: tuple[TestClient, SandboxGateway, Path],
+) -> None:
+    client, _, _ = kiosk_app
+    admin = login(client, *ADMIN)
+    rekeyed = client.patch("/api/v1/admin/kiosks/ksk-0001", json={"new_key": True}, headers=admin)
+    assert rekeyed.status_code == 200
+    new_key = {"X-Kiosk-Key": rekeyed.json()["api_key"]}
+    assert client.get(f"/api/v1/cards/{CARD}", headers=KIOSK).status_code == 401  # old key
+    assert client.get(f"/api/v1/cards/{CARD}", headers=new_key).status_code == 200
+    bad = client.patch("/api/v1/admin/kiosks/KSK-0001", json={"printer": "lpt1"}, headers=admin)
+    assert bad.status_code == 422 and bad.json()["field"] == "printer"
+    assert (
+        client.patch(
+            "/api/v1/admin/kiosks/KSK-0001",
+            json={"printer": "network:10.0.0.9:9100"},
+            headers=admin,
+        ).json()["printer"]
+        == "network:10.0.0.9:9100"
+    )
+    assert (
+        client.patch(
+            "/api/v1/admin/kiosks/KSK-0001", json={"authorised": False}, headers=admin
+        ).status_code
+        == 200
+    )
+    assert client.get(f"/api/v1/cards/{CARD}", headers=new_key).status_code == 401
+    assert client.get("/api/v1/outlets", params={"code": "KSK-0001"}).json() == []
+    assert client.patch("/api/v1/admin/kiosks/NOPE", json={}, headers=admin).status_code == 404

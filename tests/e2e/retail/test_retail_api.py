@@ -236,3 +236,51 @@ def test_a_printer_that_is_down_is_a_clear_503_and_can_be_retried(
         "printed_now"
     ]
     assert receipt_no.encode() in spool.read_bytes()
+
+
+def test_the_operator_resolves_a_fraud_flag_once(client: TestClient) -> None:
+    for attempt in range(3):
+        assert sell(client, STAFF, nik=f"317101010190000{attempt + 2}")[0] == 403
+    admin = login(client, *ADMIN)
+    flag = client.get("/api/v1/admin/fraud-flags", headers=admin).json()[0]
+    assert flag["resolved_at"] is None
+    done = client.post(
+        f"/api/v1/admin/fraud-flags/{flag['id']}/resolution",
+        json={"note": "staff retrained; customer had two cards"},
+        headers=admin,
+    )
+    assert done.status_code == 200
+    again = client.post(
+        f"/api/v1/admin/fraud-flags/{flag['id']}/resolution", json={"note": "x"}, headers=admin
+    )
+    assert again.status_code == 409
+    assert client.get("/api/v1/admin/fraud-flags", headers=admin).json()[0]["resolved_at"]
+    staff = login(client, *STAFF)
+    assert (
+        client.post(
+            f"/api/v1/admin/fraud-flags/{flag['id']}/resolution", json={"note": "x"}, headers=staff
+        ).status_code
+        == 403
+    )
+
+
+def test_the_operator_points_a_store_at_another_printer(client: TestClient) -> None:
+    admin = login(client, *ADMIN)
+    assert (
+        client.put(
+            "/api/v1/admin/stores/RTL-0001/printer",
+            json={"printer": "usb:04b8:0202"},
+            headers=admin,
+        ).status_code
+        == 200
+    )
+    bad = client.put(
+        "/api/v1/admin/stores/RTL-0001/printer", json={"printer": "usb:printer"}, headers=admin
+    )
+    assert bad.status_code == 422 and bad.json()["field"] == "printer"
+    assert (
+        client.put(
+            "/api/v1/admin/stores/NOPE/printer", json={"printer": ""}, headers=admin
+        ).status_code
+        == 404
+    )

@@ -24,7 +24,7 @@ from kuota.api.deps import (
 from kuota.api.money import MoneyIn
 from kuota.core import audit, idempotency
 from kuota.core.clock import real_now
-from kuota.core.errors import InvalidInput, NotFound
+from kuota.core.errors import Conflict, InvalidInput, NotFound
 from kuota.core.principal import Principal
 from kuota.kiosks import service as kiosks
 from kuota.ledger import service as ledger
@@ -75,6 +75,25 @@ class AuthorisationIn(BaseModel):
     authorised: bool
 
 
+class PrinterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    printer: str = Field(
+        max_length=200, description="network:HOST:PORT, usb:VID:PID, file:PATH or empty"
+    )
+
+
+class ResolutionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(min_length=1, max_length=500, description="what was found and done")
+
+
+class KioskChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    authorised: bool | None = None
+    printer: str | None = Field(default=None, max_length=200)
+    new_key: bool = Field(default=False, description="issue a new API key; the old one stops")
+
+
 @router.post("/retailers", status_code=201)
 def create_retailer(
     body: RetailerIn, session: SessionDep, ctx: ContextDep, principal: OperatorAdmin
@@ -109,6 +128,48 @@ def authorise_store(
     """Withdraw a store's authorisation (it stops selling, leaves the locator) or restore it."""
     retail_admin.set_store_authorised(session, principal, code, body.authorised, ctx.clock.now())
     return json_response({"store": code.upper(), "authorised": body.authorised})
+
+
+@router.put("/stores/{code}/printer")
+def set_store_printer(
+    code: str, body: PrinterIn, session: SessionDep, ctx: ContextDep, principal: OperatorAdmin
+) -> Response:
+    retail_admin.set_store_printer(session, principal, code, body.printer, ctx.clock.now())
+    return json_response({"store": code.upper(), "printer": body.printer})
+
+
+@router.patch("/kiosks/{code}")
+def change_kiosk(
+    code: str, body: KioskChangeIn, session: SessionDep, ctx: ContextDep, principal: OperatorAdmin
+) -> Response:
+    """Withdraw or restore a kiosk, change its printer, or re-key it (a lost or stolen
+    device): the new key is in this answer only."""
+    return json_response(
+        kiosks.change(session, actor=principal, code=code, now=ctx.clock.now(), **body.model_dump())
+    )
+
+
+@router.post("/fraud-flags/{flag_id}/resolution")
+def resolve_fraud_flag(
+    flag_id: int, body: ResolutionIn, session: SessionDep, ctx: ContextDep, principal: OperatorAdmin
+) -> Response:
+    """Mark a flag as looked at, with what was found; audited."""
+    flag = session.get(FraudFlag, flag_id)
+    if flag is None:
+        raise NotFound(f"no fraud flag {flag_id}")
+    if flag.resolved_at is not None:
+        raise Conflict(f"fraud flag {flag_id} was resolved already")
+    now = ctx.clock.now()
+    flag.resolved_at = now
+    audit.record(
+        session,
+        actor=f"{principal.scope}:{principal.name}",
+        action="fraud_flag.resolve",
+        target=str(flag_id),
+        detail={"note": body.note},
+        now=now,
+    )
+    return json_response({"id": flag_id, "resolved_at": now, "note": body.note})
 
 
 @router.post("/retailers/{code}/people", status_code=201)
