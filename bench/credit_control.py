@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from loadgen import closed_loop  # noqa: E402
-from renewals import SECRET, databases, server  # noqa: E402
+from renewals import SECRET, databases, server, start_profile  # noqa: E402
 from scratch import pg_unreachable  # noqa: E402
 
 from kuota.cards.models import Card  # noqa: E402
@@ -112,9 +112,12 @@ def bench(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             command = [sys.executable, "-m", "kuota", "serve", "--port", "{port}"]
             with server([*command, "--workers", str(workers)], env, workdir / "kuota.log") as (
                 url,
-                _,
+                pid,
             ):
+                spy = start_profile(pid, f"credit-control-{kind}") if args.profile else None
                 kuota = load(url, msisdns, {"X-Network-Key": "demo-network-key-1"}, args)
+                if spy is not None:
+                    spy.wait(timeout=120)
             base = [sys.executable, "-m", "uvicorn", "--factory", "baseline_app:create"]
             with server(
                 [
@@ -150,6 +153,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the kuota server into bench/results/"
+    )
     args = parser.parse_args()
     results: list[dict[str, Any]] = []
     for kind in ["sqlite", "postgresql"] if args.db == "both" else [args.db]:
