@@ -43,6 +43,7 @@ from kuota.web import outlets as outlet_pages
 from kuota.web import portal as portal_pages
 from kuota.web import pos as pos_pages
 from kuota.web import public as public_pages
+from kuota.web import retail_reports as retail_report_pages
 from kuota.web import sandbox as sandbox_pages
 from kuota.web.errors import html_error
 
@@ -115,7 +116,15 @@ def create_app(
         api.include_router(testing.router)
     app.include_router(api)
     app.include_router(sandbox_pages.router)
-    for pages in (public_pages, outlet_pages, account_pages, portal_pages, pos_pages, kiosk_pages):
+    for pages in (
+        public_pages,
+        outlet_pages,
+        account_pages,
+        portal_pages,
+        pos_pages,
+        retail_report_pages,
+        kiosk_pages,
+    ):
         app.include_router(pages.router)
     if settings.is_demo:
         app.include_router(dev_pages.router)
