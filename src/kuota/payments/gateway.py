@@ -115,6 +115,12 @@ class PaymentGateway(Protocol):
         """Give a succeeded payment's money back, in full."""
         ...
 
+    def cancel(self, order_id: str) -> GatewayEvent:
+        """Close an open order so it can no longer be paid (the payer walked away); answers
+        the order's state afterwards: failed or expired when closed, succeeded when the
+        payment got there first."""
+        ...
+
     def verify_notification(
         self, headers: Mapping[str, str], body: bytes, now: datetime
     ) -> GatewayEvent:

@@ -156,6 +156,18 @@ class MidtransGateway:
         except ValueError as exc:
             raise GatewayUnavailable(f"unusable Midtrans status answer: {exc}") from exc
 
+    def cancel(self, order_id: str) -> GatewayEvent:
+        """Expire a pending order (Midtrans's expire API: QRIS, e-wallets, and cards not
+        yet captured). When Midtrans refuses because the order was decided meanwhile, its
+        status says how."""
+        code, body = self._call("POST", f"/v2/{quote(order_id, safe='')}/expire")
+        if code in ("200", "407"):
+            try:
+                return _event(body, code, order_id=order_id)
+            except ValueError as exc:
+                raise GatewayUnavailable(f"unusable Midtrans expire answer: {exc}") from exc
+        return self.fetch_status(order_id)
+
     def refund(self, order_id: str, amount: Money, reason: str) -> RefundResult:
         """Refund a settled payment in full. The refund key is derived from the order, so a
         retry that Midtrans calls a duplicate (406) is confirmed by a status query."""

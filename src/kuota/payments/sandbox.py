@@ -182,6 +182,16 @@ class SandboxGateway:
         with self._db.unit_of_work(write=False) as session:
             return session.get(SandboxOrder, order_id)
 
+    def cancel(self, order_id: str) -> GatewayEvent:
+        """Close a pending order as the gateway does when asked; a decided one stays."""
+        self._reachable()
+        with self._db.unit_of_work() as session:
+            order = self._current(session, order_id)
+            if order.status == GatewayStatus.PENDING:
+                self._set_status(session, order, GatewayStatus.EXPIRED)
+                self._schedule(session, order, GatewayStatus.EXPIRED, delay=timedelta(0), copies=1)
+        return self.fetch_status(order_id)
+
     def payer_acts(self, order_id: str, action: str) -> str:
         """The payer pressed a button on the checkout page; returns where to send them."""
         if action not in PAYER_ACTIONS + TERMINAL_ACTIONS:

@@ -272,3 +272,51 @@ def test_the_operator_rekeys_withdraws_and_repoints_a_kiosk(
     assert client.get(f"/api/v1/cards/{CARD}", headers=new_key).status_code == 401
     assert client.get("/api/v1/outlets", params={"code": "KSK-0001"}).json() == []
     assert client.patch("/api/v1/admin/kiosks/NOPE", json={}, headers=admin).status_code == 404
+
+
+def test_a_cancelled_qris_sale_can_no_longer_be_paid(
+    kiosk_app: tuple[TestClient, SandboxGateway, Path],
+) -> None:
+    client, sandbox, _ = kiosk_app
+    sale = sell(client, "qris")
+    payment = sale["payment"]
+    assert isinstance(payment, dict)
+    cancelled = client.post(f"/api/v1/kiosk/renewals/{sale['id']}/cancel", headers=KIOSK)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "failed"
+    assert cancelled.json()["payment"]["status"] == "expired"
+    # The customer's banking app tries to pay the QR afterwards: the gateway refuses it.
+    sandbox.payer_acts(str(payment["id"]), "approve")
+    deliver(client, sandbox)
+    after = client.get(f"/api/v1/renewals/{sale['id']}", headers=KIOSK).json()
+    assert after["status"] == "failed" and after["receipt_no"] is None
+    owner = client.get(f"/api/v1/cards/{CARD}", headers=login(client, *OWNER)).json()
+    assert owner["packages"] == [] and owner["balance"]["amount"] == 20_000_000
+    again = client.post(f"/api/v1/kiosk/renewals/{sale['id']}/cancel", headers=KIOSK)
+    assert again.status_code == 200 and again.json()["status"] == "failed"
+    other = client.post(
+        "/api/v1/admin/kiosks",
+        json={"code": "KSK-0008", "location": "Mall"},
+        headers=login(client, *ADMIN),
+    ).json()
+    assert (
+        client.post(
+            f"/api/v1/kiosk/renewals/{sale['id']}/cancel", headers={"X-Kiosk-Key": other["api_key"]}
+        ).status_code
+        == 404
+    )
+
+
+def test_cancel_after_the_customer_paid_fulfils_the_sale(
+    kiosk_app: tuple[TestClient, SandboxGateway, Path],
+) -> None:
+    client, sandbox, _ = kiosk_app
+    sale = sell(client, "qris")
+    payment = sale["payment"]
+    assert isinstance(payment, dict)
+    sandbox.payer_acts(str(payment["id"]), "approve")  # paid; the webhook is not here yet
+    cancelled = client.post(f"/api/v1/kiosk/renewals/{sale['id']}/cancel", headers=KIOSK).json()
+    assert cancelled["status"] == "fulfilled" and cancelled["receipt_no"]
+    deliver(client, sandbox)  # the late webhook changes nothing more
+    owner = client.get(f"/api/v1/cards/{CARD}", headers=login(client, *OWNER)).json()
+    assert len(owner["packages"]) == 1

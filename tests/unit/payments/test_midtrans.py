@@ -424,3 +424,17 @@ def test_signed_notification_with_an_unknown_status_is_rejected() -> None:
     body = signed({**body, "transaction_status": "chargeback"})
     with pytest.raises(NotificationRejected, match="chargeback"):
         midtrans.verify_notification({}, json.dumps(body).encode(), NOW)
+
+
+def test_cancel_expires_a_pending_order() -> None:
+    midtrans, recorded = gateway("expire_pending")
+    event = midtrans.cancel("order102")
+    assert event.status is GatewayStatus.EXPIRED and event.order_id == "order102"
+    assert not recorded.pending
+
+
+def test_cancel_of_an_order_paid_meanwhile_reports_it_paid() -> None:
+    midtrans, recorded = gateway("expire_settled", "status_settlement")
+    event = midtrans.cancel("Postman-1578568851")
+    assert event.status is GatewayStatus.SUCCEEDED
+    assert not recorded.pending

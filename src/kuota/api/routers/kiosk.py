@@ -3,7 +3,7 @@ heartbeat, its sale's QR code, and the receipt printed once on its own printer."
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,17 +13,27 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from kuota.api.answers import json_response
-from kuota.api.deps import Caller, ContextDep, CurrentPrincipal, SessionDep, WriteTransaction
+from kuota.api.deps import (
+    Caller,
+    ContextDep,
+    CurrentPrincipal,
+    GatewaysDep,
+    SessionDep,
+    WriteTransaction,
+)
 from kuota.core.clock import real_now
-from kuota.core.errors import Forbidden, NotFound
+from kuota.core.errors import Conflict, Forbidden, GatewayBusy, NotFound
 from kuota.core.principal import Principal
 from kuota.kiosks import service as kiosks
 from kuota.payments import service as payments
+from kuota.payments import settlement
+from kuota.payments.gateway import GatewayEvent, GatewayRefused, GatewayStatus, GatewayUnavailable
 from kuota.payments.models import Payment
 from kuota.receipts.document import load_receipt
 from kuota.receipts.escpos import render_escpos
 from kuota.receipts.printing import already_printed, print_once
 from kuota.receipts.qr import qr_png
+from kuota.renewals import service as renewals
 from kuota.renewals.models import Renewal
 
 router = APIRouter(prefix="/kiosk", tags=["kiosk"])
@@ -78,6 +88,40 @@ def payment_qr(payment_id: str, session: SessionDep, principal: CurrentPrincipal
         media_type="image/png",
         headers={"Cache-Control": "no-store"},
     )
+
+
+@router.post("/renewals/{renewal_id}/cancel")
+async def cancel_sale(
+    renewal_id: str, tx: WriteTransaction, ctx: ContextDep, caller: Caller, gateways: GatewaysDep
+) -> Response:
+    """The customer walked away from an open payment: close the order at the gateway so
+    it can no longer be paid. Paid meanwhile, the sale is fulfilled and this says so (the
+    kiosk then prints); a sale already decided is answered as it stands."""
+
+    def find(session: Session) -> tuple[Principal, dict[str, Any]]:
+        kiosk = _kiosk(caller.principal(session))
+        return kiosk, renewals.get_renewal(session, kiosk, renewal_id)
+
+    kiosk, view = await tx.run(find)
+    payment = view["payment"]
+    if view["status"] != "pending_payment":
+        return json_response(view)
+    gateway = gateways.named(payment.get("provider", ""))
+    if gateway is None:
+        raise Conflict(f"the payment of sale {renewal_id} is not at a gateway kuota can reach")
+    try:
+        said = await run_in_threadpool(gateway.cancel, payment["id"])
+    except GatewayUnavailable as exc:
+        raise GatewayBusy(f"could not reach {gateway.name} to close the order: {exc}") from exc
+    except GatewayRefused:
+        # The gateway never had the order (its creation was lost): nothing can pay it.
+        said = GatewayEvent(order_id=payment["id"], status=GatewayStatus.FAILED)
+
+    def settle(session: Session) -> dict[str, Any]:
+        settlement.settle(session, ctx, said, actor=f"kiosk:{kiosk.name}:cancel")
+        return renewals.get_renewal(session, kiosk, renewal_id)
+
+    return json_response(await tx.run(settle))
 
 
 @router.post("/receipts/{receipt_no}/print")

@@ -566,7 +566,8 @@
       busy("loading");
       var answer;
       try {
-        answer = await ask(record);
+        // Close the order at the gateway, so it cannot be paid after the customer left.
+        answer = await api("POST", "/api/v1/kiosk/renewals/" + encodeURIComponent(record.saleId) + "/cancel");
       } catch (error) {
         return;
       }
@@ -575,7 +576,7 @@
         return;
       }
     }
-    reset(); // an open payment expires by itself at the gateway
+    reset();
   }
 
   async function finish(record, sale) {
