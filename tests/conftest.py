@@ -43,15 +43,19 @@ def _pg_reachable() -> str | None:
 class Backend:
     name: str
     template: str  # a file path (sqlite) or a database name (postgresql)
+    # The same, with the demo data of CONTRACT.md loaded (once per run: its password
+    # hashes alone take seconds).
+    demo_template: str = ""
 
-    def fresh_url(self, tmp_path: Path) -> str:
+    def fresh_url(self, tmp_path: Path, *, demo: bool = False) -> str:
+        template = self.demo_template if demo else self.template
         if self.name == "sqlite":
             target = tmp_path / f"kuota-{next(_counter)}.db"
-            shutil.copyfile(self.template, target)
+            shutil.copyfile(template, target)
             return f"sqlite:///{target}"
         name = f"kuota_t_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         return pg_url(name)
 
     def drop(self, url: str) -> None:
@@ -67,11 +71,31 @@ def pg_url(database: str) -> str:
     return f"{base}/{database}"
 
 
+def load_demo(url: str) -> None:
+    """The demo data, as `kuota demo` loads it, with the tests' clock and secret."""
+    from kuota import demo
+
+    database = Database(url, pool_size=1)
+    settings = Settings(
+        mode=Mode.DEMO,
+        database_url=url,
+        secret_key=SECRET,
+        public_url="http://kuota.test",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    with database.unit_of_work() as session:
+        demo.load(session, Context(settings=settings, clock=FixedClock(T0)))
+    database.dispose()
+
+
 @pytest.fixture(scope="session")
 def sqlite_backend(tmp_path_factory: pytest.TempPathFactory) -> Backend:
-    template = tmp_path_factory.mktemp("template") / "template.db"
+    folder = tmp_path_factory.mktemp("template")
+    template, with_demo = folder / "template.db", folder / "demo.db"
     upgrade(f"sqlite:///{template}")
-    return Backend("sqlite", str(template))
+    shutil.copyfile(template, with_demo)
+    load_demo(f"sqlite:///{with_demo}")
+    return Backend("sqlite", str(template), str(with_demo))
 
 
 @pytest.fixture(scope="session")
@@ -83,13 +107,19 @@ def postgres_backend() -> Iterator[Backend]:
             pytest.fail(f"{message} (CI=true requires it)")
         pytest.skip(f"{message}; set KUOTA_TEST_PG or start PostgreSQL to run these")
     name = f"kuota_tpl_{os.getpid()}"
+    with_demo = f"kuota_tpl_demo_{os.getpid()}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for stale in (name, with_demo):
+            conn.execute(f'DROP DATABASE IF EXISTS "{stale}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     upgrade(pg_url(name))
-    yield Backend("postgresql", name)
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{with_demo}" TEMPLATE "{name}"')
+    load_demo(pg_url(with_demo))
+    yield Backend("postgresql", name, with_demo)
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        for made in (name, with_demo):
+            conn.execute(f'DROP DATABASE IF EXISTS "{made}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -100,8 +130,9 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
 
 @pytest.fixture
-def database_url(backend: Backend, tmp_path: Path) -> Iterator[str]:
-    url = backend.fresh_url(tmp_path)
+def database_url(backend: Backend, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    # A test that asks for the demo data gets a copy of the template that has it.
+    url = backend.fresh_url(tmp_path, demo="demo_db" in request.fixturenames)
     yield url
     backend.drop(url)
 

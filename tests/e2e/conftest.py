@@ -13,19 +13,17 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from kuota import demo
 from kuota.api.app import create_app
 from kuota.core.config import Settings
-from kuota.core.context import Context
 from kuota.core.db import Database
 
 from http_helpers import free_port
 
 
 @pytest.fixture
-def demo_db(db: Database, ctx: Context) -> Database:
-    with db.unit_of_work() as session:
-        demo.load(session, ctx)
+def demo_db(db: Database) -> Database:
+    """The test's database, copied from a template that has the demo data (see
+    tests/conftest.py: `database_url` picks that template when a test asks for this)."""
     return db
 
 
