@@ -34,7 +34,8 @@ def _upgrade(settings: Settings) -> None:
 def _start_worker(
     settings: Settings, db: Database, stop: threading.Event
 ) -> list[threading.Thread]:
-    """The outbox delivery loop and the payments loop, each in a thread of its own."""
+    """The outbox, payments, lifecycle and housekeeping loops, each in a thread of its own."""
+    from kuota.core import housekeeping
     from kuota.core.clock import SystemClock
     from kuota.core.clock_store import SharedBusinessClock
     from kuota.notify.delivery import senders_for
@@ -62,6 +63,14 @@ def _start_worker(
         kwargs={"stop": stop},
     )
     lifecycle_thread.start()
+    housekeeping_thread = threading.Thread(
+        target=housekeeping.run_forever,
+        name="kuota-housekeeping",
+        daemon=True,
+        args=(db,),
+        kwargs={"stop": stop},
+    )
+    housekeeping_thread.start()
     thread = threading.Thread(
         target=run_forever,
         name="kuota-worker",
@@ -74,7 +83,7 @@ def _start_worker(
         },
     )
     thread.start()
-    return [thread, payments_thread, lifecycle_thread]
+    return [thread, payments_thread, lifecycle_thread, housekeeping_thread]
 
 
 @app.command()
