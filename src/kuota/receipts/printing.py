@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from kuota.core import audit
 from kuota.core.db import Database, insert_for
 from kuota.core.errors import ConfigurationError, InvalidInput, KuotaError
 from kuota.kiosks.models import ReceiptPrint
@@ -134,4 +135,31 @@ def print_once(db: Database, *, receipt_no: str, printer: str, data: bytes, now:
         with db.unit_of_work() as session:
             session.execute(delete(ReceiptPrint).where(ReceiptPrint.receipt_no == receipt_no))
         raise
+    return True
+
+
+def print_at_store(
+    db: Database,
+    *,
+    receipt_no: str,
+    printer: str,
+    data: bytes,
+    now: datetime,
+    again: bool,
+    actor: str,
+) -> bool:
+    """A store prints a receipt once; "print again" (a jammed printer) prints a copy and
+    leaves an audit record of who did, so copies never go unseen."""
+    if not again:
+        return print_once(db, receipt_no=receipt_no, printer=printer, data=data, now=now)
+    send(printer, data)
+    with db.unit_of_work() as session:
+        audit.record(
+            session,
+            actor=actor,
+            action="receipt.reprint",
+            target=receipt_no,
+            detail={"printer": printer},
+            now=now,
+        )
     return True

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import orjson
@@ -284,18 +285,18 @@ async def print_receipt(
 
     try:
         receipt_no, printer, data = await read(request, prepare)
-        if form.get("again") == "yes":
-            await run_in_threadpool(printing.send, printer, data)
-            printed_now = True
-        else:
-            printed_now = await run_in_threadpool(
-                printing.print_once,
+        printed_now = await run_in_threadpool(
+            partial(
+                printing.print_at_store,
                 tx.db,
                 receipt_no=receipt_no,
                 printer=printer,
                 data=data,
                 now=real_now(),
+                again=form.get("again") == "yes",
+                actor=f"{principal.scope}:{principal.name}",
             )
+        )
     except (NotFound, Unauthenticated):
         raise
     except KuotaError as exc:

@@ -177,3 +177,28 @@ def test_the_owner_turns_auto_renewal_on_and_nobody_else_can(gy: TestClient) -> 
     bad = gy.patch(f"/api/v1/cards/{CARD}", json={"auto_renew": "yes"}, headers=user)
     assert bad.status_code == 422 and "auto_renew" in bad.text
     assert gy.get(f"/api/v1/cards/{CARD}", headers=user).json()["auto_renew"] is True
+
+
+def test_concurrent_requests_share_commits_and_a_bad_key_spoils_none(
+    gy: TestClient,
+) -> None:
+    """Through the app's group commit: twenty sessions at once, each answered for itself,
+    with requests carrying a wrong key refused among them."""
+    import concurrent.futures
+
+    def ask(index: int) -> int:
+        body = {
+            "session_id": f"group-{index}",
+            "msisdn": "0811-0000-0001" if index % 2 else CARD,
+            "request_type": "initial",
+            "request_number": 0,
+            "requested_bytes": MB,
+        }
+        key = "wrong-key" if index % 5 == 0 else "demo-network-key-1"
+        answer = gy.post("/api/v1/credit-control", json=body, headers={"X-Network-Key": key})
+        return answer.status_code if answer.status_code != 200 else answer.json()["result_code"]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(ask, range(20)))
+    assert codes.count(401) == 4
+    assert codes.count(2001) == 16

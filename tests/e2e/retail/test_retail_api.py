@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from kuota.core.db import Database
+from kuota.core.models import AuditEvent
 from kuota.retail.models import FraudFlag, IdentityCheck, Store
 
 from http_helpers import login
@@ -203,6 +204,17 @@ def test_the_receipt_prints_once_on_the_stores_network_printer(
         f"/api/v1/retail/receipts/{receipt_no}/print", params={"again": "true"}, headers=staff
     ).json()
     assert forced["printed_now"] is True
+    with demo_db.unit_of_work(write=False) as session:
+        copies = (
+            session.execute(
+                select(AuditEvent.actor).where(
+                    AuditEvent.action == "receipt.reprint", AuditEvent.target == receipt_no
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(copies) == 1 and copies[0].endswith(":toko-melati")  # a copy is never unseen
     deadline = time.monotonic() + 5
     while len(printer.received) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)

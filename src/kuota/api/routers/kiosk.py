@@ -27,7 +27,13 @@ from kuota.core.principal import Principal
 from kuota.kiosks import service as kiosks
 from kuota.payments import service as payments
 from kuota.payments import settlement
-from kuota.payments.gateway import GatewayEvent, GatewayRefused, GatewayStatus, GatewayUnavailable
+from kuota.payments.gateway import (
+    GatewayEvent,
+    GatewayRefused,
+    GatewayStatus,
+    GatewayUnavailable,
+    PaymentGateway,
+)
 from kuota.payments.models import Payment
 from kuota.receipts.document import load_receipt
 from kuota.receipts.escpos import render_escpos
@@ -109,19 +115,32 @@ async def cancel_sale(
     gateway = gateways.named(payment.get("provider", ""))
     if gateway is None:
         raise Conflict(f"the payment of sale {renewal_id} is not at a gateway kuota can reach")
-    try:
-        said = await run_in_threadpool(gateway.cancel, payment["id"])
-    except GatewayUnavailable as exc:
-        raise GatewayBusy(f"could not reach {gateway.name} to close the order: {exc}") from exc
-    except GatewayRefused:
-        # The gateway never had the order (its creation was lost): nothing can pay it.
-        said = GatewayEvent(order_id=payment["id"], status=GatewayStatus.FAILED)
+    said = await run_in_threadpool(_close_at_gateway, gateway, str(payment["id"]))
 
     def settle(session: Session) -> dict[str, Any]:
         settlement.settle(session, ctx, said, actor=f"kiosk:{kiosk.name}:cancel")
         return renewals.get_renewal(session, kiosk, renewal_id)
 
     return json_response(await tx.run(settle))
+
+
+def _close_at_gateway(gateway: PaymentGateway, order_id: str) -> GatewayEvent:
+    """The order's state after asking the gateway to close it. A refusal is not taken
+    as closed unless the gateway, asked for the order, says it never had it: a
+    misconfigured key or a proxy's error page must not fail a sale that can still be
+    paid."""
+    try:
+        return gateway.cancel(order_id)
+    except GatewayUnavailable as exc:
+        raise GatewayBusy(f"could not reach {gateway.name} to close the order: {exc}") from exc
+    except GatewayRefused:
+        try:
+            return gateway.fetch_status(order_id)
+        except GatewayRefused:
+            # The gateway never had the order (its creation was lost): nothing can pay it.
+            return GatewayEvent(order_id=order_id, status=GatewayStatus.FAILED)
+        except GatewayUnavailable as exc:
+            raise GatewayBusy(f"could not ask {gateway.name} about the order: {exc}") from exc
 
 
 @router.post("/receipts/{receipt_no}/print")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
+from functools import partial
 from typing import Any, Literal
 
 from fastapi import APIRouter
@@ -20,7 +21,7 @@ from kuota.core.clock import real_now
 from kuota.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kuota.receipts.document import load_receipt
 from kuota.receipts.escpos import render_escpos
-from kuota.receipts.printing import print_once, send
+from kuota.receipts.printing import print_at_store
 from kuota.renewals.models import Renewal
 from kuota.retail import service as retail
 from kuota.retail.models import Store
@@ -147,7 +148,7 @@ async def print_receipt(
     """Print a sale's receipt on the store's printer. A second print needs `again=true`
     (a jammed printer); a retried request without it does not print twice."""
 
-    def prepare(session: Session) -> tuple[str, bytes]:
+    def prepare(session: Session) -> tuple[str, bytes, str]:
         principal = caller.principal(session)
         row = session.execute(
             select(Renewal.store_id).where(Renewal.receipt_no == receipt_no)
@@ -167,14 +168,19 @@ async def print_receipt(
             raise Conflict("this store has no receipt printer configured; download the PDF")
         document = load_receipt(session, ctx, receipt_no)
         assert document is not None
-        return str(printer), render_escpos(document, lang)
+        return str(printer), render_escpos(document, lang), f"{principal.scope}:{principal.name}"
 
-    printer, data = await tx.run(prepare)
-    if again:
-        await run_in_threadpool(send, printer, data)
-        printed = True
-    else:
-        printed = await run_in_threadpool(
-            print_once, tx.db, receipt_no=receipt_no, printer=printer, data=data, now=real_now()
+    printer, data, actor = await tx.run(prepare)
+    printed = await run_in_threadpool(
+        partial(
+            print_at_store,
+            tx.db,
+            receipt_no=receipt_no,
+            printer=printer,
+            data=data,
+            now=real_now(),
+            again=again,
+            actor=actor,
         )
+    )
     return json_response({"receipt_no": receipt_no, "printed_now": printed, "bytes": len(data)})

@@ -545,17 +545,23 @@
     clearTimer("countdown");
     var answer;
     try {
-      answer = await ask(record); // a payment that arrived in the last second still counts
+      // Close the order at the gateway too: the kiosk's countdown started before the
+      // gateway's, and a QR paid after "expired" would sell with no receipt.
+      answer = await cancelSale(record);
     } catch (error) {
-      return;
+      answer = null; // unreachable: the order lapses at the gateway by itself
     }
     if (!following(record)) return;
     if (answer && answer.status === 200 && answer.data.status === "fulfilled") {
-      finish(record, answer.data);
+      finish(record, answer.data); // a payment that arrived in the last second still counts
       return;
     }
     clearRecord();
     failed("expired");
+  }
+
+  function cancelSale(record) {
+    return api("POST", "/api/v1/kiosk/renewals/" + encodeURIComponent(record.saleId) + "/cancel");
   }
 
   async function abandon() {
@@ -564,12 +570,14 @@
     dropQr();
     if (record && record.saleId) {
       busy("loading");
-      var answer;
+      var answer = null;
       try {
         // Close the order at the gateway, so it cannot be paid after the customer left.
-        answer = await api("POST", "/api/v1/kiosk/renewals/" + encodeURIComponent(record.saleId) + "/cancel");
+        answer = await cancelSale(record);
       } catch (error) {
-        return;
+        // Unreachable: the next customer must not inherit this sale; the open order
+        // lapses at the gateway by itself.
+        clearRecord();
       }
       if (answer && answer.status === 200 && answer.data.status === "fulfilled") {
         finish(record, answer.data); // paid just before the tap: it is theirs
