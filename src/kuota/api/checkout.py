@@ -17,6 +17,7 @@ from kuota.api.deps import Credentials, Transaction
 from kuota.cards.rules import normalize_msisdn
 from kuota.core import idempotency
 from kuota.core.context import Context
+from kuota.core.errors import KuotaError
 from kuota.core.money import Money
 from kuota.core.principal import Principal
 from kuota.payments import checkout
@@ -132,8 +133,11 @@ async def count_identity_check(
 ) -> None:
     """Every NIK check at a store counts, the refused ones too: they are committed apart
     from the refused sale, and enough of them at one store raise a fraud flag."""
-    problem = orjson.loads(answer.body) if answer.status_code != 201 else {}
-    slug = str(problem.get("type", "")).rsplit("/", 1)[-1]
+    slug = (
+        KuotaError.from_problem(answer.status_code, orjson.loads(answer.body)).slug
+        if answer.status_code != 201
+        else ""
+    )
     # Refused for the float or a promotion, the NIK had matched already (it is checked
     # first); refused otherwise (unknown card, bad input, …) it was never compared.
     matched = answer.status_code == 201 or slug in ("insufficient-funds", "promotion-rejected")

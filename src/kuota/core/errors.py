@@ -19,6 +19,15 @@ class KuotaError(Exception):
         self.detail = detail
         self.extra = extra
 
+    @classmethod
+    def from_problem(cls, status: int, problem: dict[str, Any]) -> KuotaError:
+        """The refusal again, from the problem+json it was stored as (an idempotent
+        answer replayed), with its kind (`slug`), status and field."""
+        error = cls(str(problem.get("detail", "")), field=str(problem.get("field", "")))
+        error.slug = str(problem.get("type", "")).rsplit("/", 1)[-1]
+        error.status = status
+        return error
+
     def problem(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "type": f"https://kuota.dev/problems/{self.slug}",

@@ -349,9 +349,7 @@ async def renew(
 
 
 def _refused(request: Request, visitor: Visitor, status: int, problem: dict[str, Any]) -> Response:
-    error = KuotaError(str(problem.get("detail", "")), field=problem.get("field", ""))
-    error.slug = str(problem.get("type", "")).rsplit("/", 1)[-1]
-    error.status = status
+    error = KuotaError.from_problem(status, problem)
     return render(request, visitor, "error.html", status=status, error=describe(visitor, error))
 
 

@@ -200,9 +200,7 @@ async def sell_at_counter(request: Request, visitor: VisitorDep, tx: WriteTransa
     view: dict[str, Any] = orjson.loads(answer.body)
     if answer.status_code == 201:
         return redirect(visitor, f"/pos/sales/{view['id']}")
-    refusal = KuotaError(str(view.get("detail", "")), field=str(view.get("field", "")))
-    refusal.slug = str(view.get("type", "")).rsplit("/", 1)[-1]
-    refusal.status = answer.status_code
+    refusal = KuotaError.from_problem(answer.status_code, view)
     return await again(_counter_error(visitor, principal, refusal), answer.status_code)
 
 
