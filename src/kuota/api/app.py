@@ -36,6 +36,7 @@ from kuota.core.logging import configure_logging
 from kuota.ledger import service as ledger
 from kuota.payments import providers
 from kuota.payments.providers import Gateways
+from kuota.usage import network as network_service
 from kuota.web import account as account_pages
 from kuota.web import dev as dev_pages
 from kuota.web import kiosk as kiosk_pages
@@ -65,8 +66,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Credit-control updates share durable commits (group commit); made here, on
         # the serving event loop, and drained before the process stops.
+        ctx = app.state.context
         writer = GroupCommit(
             database,
+            write_many=lambda session, requests: network_service.credit_control_many(
+                session, ctx, requests
+            ),
             concurrency=1 if database.is_sqlite else 4,
             name="kuota-credit-control",
         )
@@ -130,6 +135,8 @@ def create_app(
         app.include_router(dev_pages.router)
     app.mount("/static", StaticFiles(packages=[("kuota.web", "static")]), name="static")
     app.state.html_error = html_error
+    # The network's hot path skips the framework's routing (see routers/network.py).
+    app.add_middleware(network.CreditControlLane)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:

@@ -34,6 +34,20 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def validation_problem(errors: Any) -> dict[str, Any]:
+    """A body or query that failed validation, field by field (pydantic's errors)."""
+    fields = [
+        {"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in errors
+    ]
+    return {
+        "type": "https://kuota.dev/problems/invalid-input",
+        "title": "Invalid input",
+        "status": 422,
+        "detail": "; ".join(f"{e['field']}: {e['message']}" for e in fields),
+        "errors": fields,
+    }
+
+
 def wants_page(request: Request) -> bool:
     """The portal's pages answer errors as pages; the API (and the gateways' callbacks)
     as problem+json."""
@@ -56,21 +70,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
-        errors = [
-            {"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")}
-            for e in exc.errors()
-        ]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return problem_response(
-            422,
-            {
-                "type": "https://kuota.dev/problems/invalid-input",
-                "title": "Invalid input",
-                "status": 422,
-                "detail": detail,
-                "errors": errors,
-            },
-        )
+        return problem_response(422, validation_problem(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> Response:

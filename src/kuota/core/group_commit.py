@@ -7,6 +7,13 @@ at low load every request still gets its own transaction at once, and under load
 groups grow by themselves. When one piece of work fails, the group is run again one
 transaction each, so the failure stays its own and the rest commits. Nobody is answered
 before the transaction holding their work has committed.
+
+What a group does is one function of the session and the group's items
+(`write_many`). By default an item is a callable run on the session, one after the
+other; a service that can do a whole group in one read and one write per table
+(credit control) passes its own. It returns one outcome per item: a value, or a
+`KuotaError` for an item refused (a refusal is an answer: it changes nothing and
+the rest of the group commits).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -35,17 +42,25 @@ class Overloaded(GatewayBusy):
     title = "Busy"
 
 
+WriteMany = Callable[[Session, list[Any]], list[Any]]
+
+
+def run_each(session: Session, works: list[Any]) -> list[Any]:
+    """The default group: every item is a callable, run on the shared session in turn."""
+    return [work(session) for work in works]
+
+
 @dataclass(slots=True)
-class _Job(Generic[T]):
+class _Job:
     order_key: str
-    work: Callable[[Session], T]
-    future: asyncio.Future[T] = field(repr=False)
+    item: Any
+    future: asyncio.Future[Any] = field(repr=False)
 
 
 class GroupCommit:
-    """Runs `work(session)` callables in shared transactions, a batch at a time.
+    """Runs items in shared transactions, a batch at a time, through `write_many`.
 
-    Work in one batch runs in `order_key` order (a card number, say), so concurrent
+    Items in one batch run in `order_key` order (a card number, say), so concurrent
     batches, here or in another process, take row locks in the same order and never
     deadlock. `concurrency` batches may be in flight at once (PostgreSQL); SQLite has
     one writer, so one is enough there."""
@@ -54,15 +69,17 @@ class GroupCommit:
         self,
         db: Database,
         *,
+        write_many: WriteMany = run_each,
         batch_max: int = 256,
         concurrency: int = 1,
         queue_limit: int = 20_000,
         name: str = "kuota-group-commit",
     ) -> None:
         self._db = db
+        self._write_many = write_many
         self.batch_max = batch_max
         self.queue_limit = queue_limit
-        self._pending: deque[_Job[Any]] = deque()
+        self._pending: deque[_Job] = deque()
         self._wakeup = asyncio.Event()
         self._slots = asyncio.Semaphore(concurrency)
         self._batches: set[asyncio.Task[None]] = set()
@@ -76,19 +93,21 @@ class GroupCommit:
         if self._runner is None:
             self._runner = asyncio.get_running_loop().create_task(self._run())
 
-    def submit(self, order_key: str, work: Callable[[Session], T]) -> asyncio.Future[T]:
-        """Queue the work; the future resolves once its transaction has committed."""
+    def submit(self, order_key: str, item: Any) -> asyncio.Future[Any]:
+        """Queue an item; the future resolves once its transaction has committed."""
         if self._closing or len(self._pending) >= self.queue_limit:
             raise Overloaded("the server is busy; retry in a moment")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Job(order_key, work, future))
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Job(order_key, item, future))
         self._wakeup.set()
         if self._runner is None:
             self.start()
         return future
 
     async def run_one(self, order_key: str, work: Callable[[Session], T]) -> T:
-        return await self.submit(order_key, work)
+        """Run one callable (with the default `write_many`) in the next group."""
+        result: T = await self.submit(order_key, work)
+        return result
 
     @property
     def backlog(self) -> int:
@@ -120,7 +139,7 @@ class GroupCommit:
             self._runner.cancel()
         self._executor.shutdown(wait=True)
 
-    async def _commit(self, batch: list[_Job[Any]]) -> None:
+    async def _commit(self, batch: list[_Job]) -> None:
         loop = asyncio.get_running_loop()
         try:
             outcomes = await loop.run_in_executor(self._executor, self._write, batch)
@@ -144,27 +163,33 @@ class GroupCommit:
             self._slots.release()
             self._wakeup.set()
 
-    def _write(self, batch: list[_Job[Any]]) -> list[tuple[bool, Any]]:
+    def _write(self, batch: list[_Job]) -> list[tuple[bool, Any]]:
         """One transaction for the batch (in a worker thread); returns after the commit.
 
-        The common case pays for nothing extra: the batch runs straight through. If any
-        piece of work fails, the whole transaction is rolled back and each piece runs
-        again in a transaction of its own, so the failure stays its own."""
+        The common case pays for nothing extra: the batch runs straight through. If it
+        fails, the whole transaction is rolled back and each item runs again in a
+        transaction of its own, so the failure stays its own."""
         order = sorted(range(len(batch)), key=lambda index: batch[index].order_key)
         results: list[Any] = [None] * len(batch)
         try:
             with self._db.unit_of_work() as session:
-                for index in order:
-                    results[index] = batch[index].work(session)
+                outcomes = self._write_many(session, [batch[index].item for index in order])
         except Exception:
             if len(batch) == 1:
                 raise
-            return [self._write_alone(batch[index]) for index in range(len(batch))]
-        return [(True, result) for result in results]
+            return [self._write_alone(job) for job in batch]
+        for index, outcome in zip(order, outcomes, strict=True):
+            results[index] = outcome
+        return [_outcome(result) for result in results]
 
-    def _write_alone(self, job: _Job[Any]) -> tuple[bool, Any]:
+    def _write_alone(self, job: _Job) -> tuple[bool, Any]:
         try:
             with self._db.unit_of_work() as session:
-                return True, job.work(session)
+                (outcome,) = self._write_many(session, [job.item])
         except Exception as exc:
             return False, exc
+        return _outcome(outcome)
+
+
+def _outcome(value: Any) -> tuple[bool, Any]:
+    return (False, value) if isinstance(value, KuotaError) else (True, value)

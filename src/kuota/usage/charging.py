@@ -6,18 +6,25 @@ session is reserved, so two sessions of one card can never together be granted
 more than the card has. Bytes reported beyond what is left are recorded as
 uncharged, never charged: the card cannot go below zero.
 
-Every function runs in the caller's transaction; the caller takes the card's row
-lock first (`lock_card`, on PostgreSQL; SQLite writers are serial), so charges and
-grants for one card never interleave. Package updates are still conditional, as a
-second guard.
+The rules run in memory, on a `QuotaBook`: the packages of some cards and the
+reservations of some sessions, read once under the cards' row locks, changed by any
+number of charges, grants and releases, and written back once (`save`): one
+statement per table however many requests a group commit holds. The caller takes
+the cards' locks first (`lock_cards`; PostgreSQL, in card-number order; SQLite
+writers are serial), so nothing else changes those rows between the read and the
+write. The package writes are deltas and the database checks the bounds again
+(`quota_used_bytes` within 0..total, reservations never negative; migration 0006),
+so a broken rule fails the transaction instead of spending what the card has not.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from kuota.cards.models import Card
@@ -25,59 +32,49 @@ from kuota.core.db import run, table_of
 from kuota.core.errors import InvalidInput
 from kuota.usage.models import Package, QuotaReservation, UsageRecord
 
+_PACKAGE_COLUMNS = (
+    Package.id,
+    Package.card_id,
+    Package.quota_total_bytes,
+    Package.quota_used_bytes,
+    Package.quota_reserved_bytes,
+    Package.expires_at,
+)
 _ACTIVE = (
-    select(
-        Package.id,
-        Package.quota_total_bytes,
-        Package.quota_used_bytes,
-        Package.quota_reserved_bytes,
-        Package.expires_at,
-    )
-    .where(Package.card_id == bindparam("card_id"), Package.expires_at > bindparam("now"))
+    select(*_PACKAGE_COLUMNS)
+    .where(Package.card_id.in_(bindparam("card_ids", expanding=True)))
+    .where(Package.expires_at > bindparam("now"))
     .order_by(Package.expires_at, Package.id)
 )
-_USE = (
-    update(Package)
+# Packages a loaded reservation holds quota on may have expired since: they are read
+# too, so releasing the reservation gives their quota back.
+_ACTIVE_OR_HELD = (
+    select(*_PACKAGE_COLUMNS)
     .where(
-        Package.id == bindparam("w_id"),
-        Package.quota_used_bytes + bindparam("take") <= Package.quota_total_bytes,
+        or_(
+            Package.card_id.in_(bindparam("card_ids", expanding=True))
+            & (Package.expires_at > bindparam("now")),
+            Package.id.in_(bindparam("held_ids", expanding=True)),
+        )
     )
-    .values(quota_used_bytes=Package.quota_used_bytes + bindparam("take"))
+    .order_by(Package.expires_at, Package.id)
 )
-_RESERVE = (
-    update(Package)
-    .where(
-        Package.id == bindparam("w_id"),
-        Package.quota_used_bytes + Package.quota_reserved_bytes + bindparam("take")
-        <= Package.quota_total_bytes,
-    )
-    .values(quota_reserved_bytes=Package.quota_reserved_bytes + bindparam("take"))
-)
-_UNRESERVE = (
+_HELD = select(
+    QuotaReservation.session_id, QuotaReservation.package_id, QuotaReservation.bytes
+).where(QuotaReservation.session_id.in_(bindparam("keys", expanding=True)))
+_MOVE = (
     update(Package)
     .where(Package.id == bindparam("w_id"))
-    .values(quota_reserved_bytes=Package.quota_reserved_bytes - bindparam("take"))
-)
-_RECORD = insert(table_of(UsageRecord))
-_HELD = select(QuotaReservation.package_id, QuotaReservation.bytes).where(
-    QuotaReservation.session_id == bindparam("session_id")
-)
-_ADD_TO_RESERVATION = (
-    update(table_of(QuotaReservation))
-    .where(
-        QuotaReservation.session_id == bindparam("w_session_id"),
-        QuotaReservation.package_id == bindparam("w_package_id"),
+    .values(
+        quota_used_bytes=Package.quota_used_bytes + bindparam("d_used"),
+        quota_reserved_bytes=Package.quota_reserved_bytes + bindparam("d_reserved"),
     )
-    .values(bytes=QuotaReservation.bytes + bindparam("take"))
 )
-_NEW_RESERVATION = insert(table_of(QuotaReservation)).values(
-    session_id=bindparam("session_id"),
-    package_id=bindparam("package_id"),
-    bytes=bindparam("take"),
+_DROP_HELD = delete(table_of(QuotaReservation)).where(
+    QuotaReservation.session_id.in_(bindparam("keys", expanding=True))
 )
-_DROP_RESERVATIONS = delete(table_of(QuotaReservation)).where(
-    QuotaReservation.session_id == bindparam("session_id")
-)
+_HOLD = insert(table_of(QuotaReservation))
+_RECORD = insert(table_of(UsageRecord))
 _LOCK_CARD = select(Card.id).where(Card.id == bindparam("card_id")).with_for_update()
 
 
@@ -99,19 +96,202 @@ class Charge:
     available_after: int  # what the card can still be granted, after this charge
 
 
+@dataclass(slots=True)
+class _Package:
+    id: int
+    card_id: int
+    total: int
+    used: int
+    reserved: int
+    expires_at: datetime
+    used_before: int = 0
+    reserved_before: int = 0
+
+
+@dataclass(slots=True)
+class QuotaBook:
+    """The quota of some cards and the reservations of some sessions, in memory.
+
+    Read it with `load`, under the cards' locks; change it with `charge`, `reserve` and
+    `release`; write it back with `save` in the same transaction."""
+
+    now: datetime
+    _active: dict[int, list[_Package]] = field(default_factory=dict)  # card → draw order
+    _packages: dict[int, _Package] = field(default_factory=dict)
+    _held: dict[str, dict[int, int]] = field(default_factory=dict)  # session → package → bytes
+    _released: set[str] = field(default_factory=set)  # sessions whose rows are rewritten
+    _records: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def load(
+        cls,
+        session: Session,
+        card_ids: Collection[int],
+        now: datetime,
+        session_keys: Collection[str] = (),
+    ) -> QuotaBook:
+        book = cls(now)
+        if session_keys:
+            for held in run(session, _HELD, {"keys": list(session_keys)}):
+                book._held.setdefault(held.session_id, {})[held.package_id] = int(held.bytes)
+        held_ids = {p for held in book._held.values() for p in held}
+        if held_ids:
+            rows: Iterable[Any] = run(
+                session,
+                _ACTIVE_OR_HELD,
+                {"card_ids": list(card_ids), "now": now, "held_ids": list(held_ids)},
+            )
+        else:
+            rows = run(session, _ACTIVE, {"card_ids": list(card_ids), "now": now})
+        for row in rows:
+            used, reserved = int(row.quota_used_bytes), int(row.quota_reserved_bytes)
+            package = _Package(
+                row.id, row.card_id, int(row.quota_total_bytes), used, reserved, row.expires_at
+            )
+            package.used_before, package.reserved_before = used, reserved
+            book._packages[package.id] = package
+            if package.expires_at > now:
+                book._active.setdefault(package.card_id, []).append(package)
+        for key in session_keys:
+            book._held.setdefault(key, {})
+        return book
+
+    def quota(self, card_id: int) -> Quota:
+        packages = self._active.get(card_id, ())
+        return Quota(
+            remaining=sum(p.total - p.used for p in packages),
+            reserved=sum(p.reserved for p in packages),
+            earliest_expiry=min((p.expires_at for p in packages if p.total > p.used), default=None),
+        )
+
+    def has_packages(self, card_id: int) -> bool:
+        return bool(self._active.get(card_id))
+
+    def charge(
+        self, card_id: int, used_bytes: int, *, source: str, session_id: str | None = None
+    ) -> Charge:
+        """Charge `used_bytes` to the card's active packages, earliest expiry first: first
+        from quota nobody holds, then, if that is not enough, from quota reserved for
+        other sessions (they are then granted less). A session's own reservation must be
+        released first: it is the session's use that is being reported."""
+        if used_bytes < 0:
+            raise InvalidInput("used bytes cannot be negative", field="used_bytes")
+        packages = self._active.get(card_id, [])
+        need = used_bytes
+        if need:
+            for unreserved_only in (True, False):
+                for package in packages:
+                    headroom = package.total - package.used
+                    if unreserved_only:
+                        headroom -= package.reserved
+                    take = min(need, headroom)
+                    if take <= 0:
+                        continue
+                    package.used += take
+                    need -= take
+                    self._record(card_id, package.id, take, 0, source, session_id)
+                    if need == 0:
+                        break
+                if need == 0:
+                    break
+            if need:
+                self._record(card_id, None, 0, need, source, session_id)
+        available = sum(p.total - p.used - p.reserved for p in packages)
+        return Charge(used_bytes - need, need, available)
+
+    def reserve(self, card_id: int, session_key: str, wanted: int) -> int:
+        """Reserve up to `wanted` bytes for a session, from packages in draw order; returns
+        what was granted (0 when nothing is left)."""
+        granted = 0
+        if wanted <= 0:
+            return 0
+        held = self._held_by(session_key)
+        for package in self._active.get(card_id, ()):
+            take = min(wanted - granted, package.total - package.used - package.reserved)
+            if take <= 0:
+                continue
+            package.reserved += take
+            held[package.id] = held.get(package.id, 0) + take
+            granted += take
+            if granted == wanted:
+                break
+        return granted
+
+    def release(self, session_key: str) -> int:
+        """Give a session's reserved quota back; returns how much was released."""
+        held = self._held_by(session_key)
+        released = 0
+        for package_id, amount in held.items():
+            self._packages[package_id].reserved -= amount
+            released += amount
+        held.clear()
+        return released
+
+    def _held_by(self, session_key: str) -> dict[int, int]:
+        if session_key not in self._held:
+            raise RuntimeError(f"reservations of {session_key!r} were not loaded")
+        self._released.add(session_key)
+        return self._held[session_key]
+
+    def _record(
+        self,
+        card_id: int,
+        package_id: int | None,
+        charged: int,
+        uncharged: int,
+        source: str,
+        session_id: str | None,
+    ) -> None:
+        self._records.append(
+            {
+                "card_id": card_id,
+                "package_id": package_id,
+                "session_id": session_id,
+                "source": source,
+                "bytes": charged,
+                "uncharged_bytes": uncharged,
+                "recorded_at": self.now,
+            }
+        )
+
+    def save(self, session: Session) -> None:
+        """Write what changed: one statement per table."""
+        moves = [
+            {
+                "w_id": p.id,
+                "d_used": p.used - p.used_before,
+                "d_reserved": p.reserved - p.reserved_before,
+            }
+            for p in self._packages.values()
+            if p.used != p.used_before or p.reserved != p.reserved_before
+        ]
+        if moves:
+            run(session, _MOVE, moves)
+        if self._released:
+            keys = sorted(self._released)
+            run(session, _DROP_HELD, {"keys": keys})
+            holds = [
+                {"session_id": key, "package_id": package_id, "bytes": amount}
+                for key in keys
+                for package_id, amount in self._held[key].items()
+                if amount
+            ]
+            if holds:
+                run(session, _HOLD, holds)
+        if self._records:
+            run(session, _RECORD, self._records)
+        for p in self._packages.values():
+            p.used_before, p.reserved_before = p.used, p.reserved
+        self._released.clear()
+        self._records = []
+
+
 def lock_card(session: Session, card_id: int) -> None:
     run(session, _LOCK_CARD, {"card_id": card_id}).first()
 
 
 def quota_of(session: Session, card_id: int, now: datetime) -> Quota:
-    rows = run(session, _ACTIVE, {"card_id": card_id, "now": now}).all()
-    return Quota(
-        remaining=sum(r.quota_total_bytes - r.quota_used_bytes for r in rows),
-        reserved=sum(r.quota_reserved_bytes for r in rows),
-        earliest_expiry=min(
-            (r.expires_at for r in rows if r.quota_total_bytes > r.quota_used_bytes), default=None
-        ),
-    )
+    return QuotaBook.load(session, [card_id], now).quota(card_id)
 
 
 def charge(
@@ -123,104 +303,8 @@ def charge(
     source: str,
     session_id: str | None = None,
 ) -> Charge:
-    """Charge `used_bytes` to the card's active packages, earliest expiry first. A
-    session's own reservation must be released first: it is the session's use that is
-    being reported."""
-    if used_bytes < 0:
-        raise InvalidInput("used bytes cannot be negative", field="used_bytes")
-    rows = run(session, _ACTIVE, {"card_id": card_id, "now": now}).all()
-    used_now = {row.id: row.quota_used_bytes for row in rows}
-
-    def available() -> int:
-        return sum(r.quota_total_bytes - used_now[r.id] - r.quota_reserved_bytes for r in rows)
-
-    if used_bytes == 0:
-        return Charge(0, 0, available())
-    need = used_bytes
-    records = []
-    # Bytes already used are charged: first from quota nobody holds, then, if that is
-    # not enough, from quota reserved for other sessions (they are then granted less).
-    for unreserved_only in (True, False):
-        for row in rows:
-            if need == 0:
-                break
-            headroom = row.quota_total_bytes - used_now[row.id]
-            if unreserved_only:
-                headroom -= row.quota_reserved_bytes
-            take = min(need, headroom)
-            if take <= 0:
-                continue
-            if run(session, _USE, {"w_id": row.id, "take": take}).rowcount != 1:
-                continue
-            used_now[row.id] += take
-            records.append({"package_id": row.id, "bytes": take, "uncharged_bytes": 0})
-            need -= take
-    if need:
-        records.append({"package_id": None, "bytes": 0, "uncharged_bytes": need})
-    run(
-        session,
-        _RECORD,
-        [
-            {
-                **record,
-                "card_id": card_id,
-                "session_id": session_id,
-                "source": source,
-                "recorded_at": now,
-            }
-            for record in records
-        ],
-    )
-    return Charge(used_bytes - need, need, available())
-
-
-def reserve(session: Session, card_id: int, session_id: str, wanted: int, now: datetime) -> int:
-    """Reserve up to `wanted` bytes for a session, from packages in draw order; returns
-    what was granted (0 when nothing is left)."""
-    if wanted <= 0:
-        return 0
-    granted = 0
-    for row in run(session, _ACTIVE, {"card_id": card_id, "now": now}).all():
-        free = row.quota_total_bytes - row.quota_used_bytes - row.quota_reserved_bytes
-        take = min(wanted - granted, free)
-        if take <= 0:
-            continue
-        if run(session, _RESERVE, {"w_id": row.id, "take": take}).rowcount != 1:
-            continue
-        added = run(
-            session,
-            _ADD_TO_RESERVATION,
-            {"w_session_id": session_id, "w_package_id": row.id, "take": take},
-        )
-        if added.rowcount != 1:
-            run(
-                session,
-                _NEW_RESERVATION,
-                {"session_id": session_id, "package_id": row.id, "take": take},
-            )
-        granted += take
-        if granted == wanted:
-            break
-    return granted
-
-
-def release(session: Session, session_id: str) -> int:
-    """Give a session's reserved quota back; returns how much was released."""
-    held = [
-        (int(r.package_id), int(r.bytes)) for r in run(session, _HELD, {"session_id": session_id})
-    ]
-    for package_id, amount in held:
-        run(session, _UNRESERVE, {"w_id": package_id, "take": amount})
-    if held:
-        run(session, _DROP_RESERVATIONS, {"session_id": session_id})
-    return sum(amount for _, amount in held)
-
-
-def reserved_by(session: Session, session_id: str) -> int:
-    return int(
-        session.execute(
-            select(func.coalesce(func.sum(QuotaReservation.bytes), 0)).where(
-                QuotaReservation.session_id == session_id
-            )
-        ).scalar_one()
-    )
+    """One charge on its own (the caller holds the card's lock)."""
+    book = QuotaBook.load(session, [card_id], now)
+    result = book.charge(card_id, used_bytes, source=source, session_id=session_id)
+    book.save(session)
+    return result

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kuota.core.db import Base, BigId, UTCDateTime
@@ -15,6 +15,12 @@ class Package(Base):
     __table_args__ = (
         Index("ix_packages_card_expiry", "card_id", "expires_at"),
         Index("ix_packages_expiry", "expires_at"),
+        # Checked by the database too (migration 0006; triggers on SQLite).
+        CheckConstraint(
+            "quota_used_bytes >= 0 AND quota_used_bytes <= quota_total_bytes "
+            "AND quota_reserved_bytes >= 0",
+            name="quota_bounds",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

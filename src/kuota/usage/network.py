@@ -8,19 +8,20 @@ request.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from kuota.cards.models import Card, CardStatus
 from kuota.cards.rules import normalize_msisdn
 from kuota.core.context import Context
 from kuota.core.db import run, table_of
-from kuota.core.errors import InvalidInput
+from kuota.core.errors import InvalidInput, KuotaError
 from kuota.usage import charging
 from kuota.usage.models import CreditControlAnswer, Package, UsageSession
 
@@ -192,43 +193,212 @@ class CreditControlRequest:
     used_bytes: int | None = None
 
 
+@dataclass(slots=True)
+class _GySession:
+    """A credit-control session's row, read once per group and written back once."""
+
+    id: str
+    card_id: int
+    status: str
+    last_request_number: int
+    reported_bytes: int
+    charged_bytes: int
+    started_at: datetime
+    updated_at: datetime
+    reservation_expires_at: datetime | None
+    new: bool = False
+    changed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _CardRow:
+    id: int
+    msisdn: str
+    status: str
+
+
+_LOCK_CARDS = (
+    select(Card.id, Card.msisdn, Card.status)
+    .where(Card.msisdn.in_(bindparam("numbers", expanding=True)))
+    .order_by(Card.msisdn)
+    .with_for_update()
+)
+_LOCK_CARDS_BY_ID = (
+    select(Card.id)
+    .where(Card.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Card.msisdn)
+    .with_for_update()
+)
+_STORED_ANSWERS = select(
+    CreditControlAnswer.session_id, CreditControlAnswer.request_number, CreditControlAnswer.answer
+).where(
+    tuple_(CreditControlAnswer.session_id, CreditControlAnswer.request_number).in_(
+        bindparam("pairs", expanding=True)
+    )
+)
+_GY_SESSION_COLUMNS = (
+    UsageSession.id,
+    UsageSession.card_id,
+    UsageSession.status,
+    UsageSession.last_request_number,
+    UsageSession.reported_bytes,
+    UsageSession.charged_bytes,
+    UsageSession.started_at,
+    UsageSession.updated_at,
+    UsageSession.reservation_expires_at,
+)
+_GY_SESSIONS = select(*_GY_SESSION_COLUMNS).where(
+    UsageSession.id.in_(bindparam("keys", expanding=True))
+)
+_GY_SESSION_WRITE = (
+    update(UsageSession)
+    .where(UsageSession.id == bindparam("w_id"))
+    .values(
+        status=bindparam("status"),
+        last_request_number=bindparam("last_request_number"),
+        reported_bytes=bindparam("reported_bytes"),
+        charged_bytes=bindparam("charged_bytes"),
+        updated_at=bindparam("updated_at"),
+        reservation_expires_at=bindparam("reservation_expires_at"),
+    )
+)
+_NEW_ANSWER = insert(table_of(CreditControlAnswer))
+
+
 def credit_control(session: Session, ctx: Context, request: CreditControlRequest) -> dict[str, Any]:
     """Answer one credit-control request; the same (session_id, request_number) gets the
     first answer again and changes nothing."""
+    (outcome,) = credit_control_many(session, ctx, [request])
+    if isinstance(outcome, KuotaError):
+        raise outcome
+    return outcome
+
+
+def credit_control_many(
+    session: Session, ctx: Context, requests: Sequence[CreditControlRequest]
+) -> list[dict[str, Any] | KuotaError]:
+    """Answer a group of credit-control requests in one transaction, in their order, as
+    if each had its own: every answer (or refusal) is the one it would get alone.
+
+    The group's cards are locked first, in card-number order; then its stored answers,
+    sessions, reservations and packages are read in one query each, the requests run in
+    memory, and what changed is written back in one statement per table. A refusal
+    (a session never opened, a request number gone back) changes nothing and does not
+    stop the others."""
     now = ctx.clock.now()
-    card = _card(session, request.msisdn)
-    if card is not None:
-        # Taken before looking for a stored answer: a concurrent retry of this very
-        # request waits here for the first, then finds its answer.
-        charging.lock_card(session, card.id)
-    stored = session.get(CreditControlAnswer, (request.session_id, request.request_number))
-    if stored is not None:
-        answer: dict[str, Any] = orjson.loads(stored.answer)
-        return answer
-    answer = _answer(session, ctx, request, card, now)
-    session.add(
-        CreditControlAnswer(
-            session_id=request.session_id,
-            request_number=request.request_number,
-            answer=orjson.dumps(answer).decode(),
-            created_at=now,
+    numbers = [_number(r.msisdn) for r in requests]
+    wanted_numbers = sorted({n for n in numbers if n is not None})
+    cards = {
+        row.msisdn: _CardRow(row.id, row.msisdn, row.status)
+        for row in run(session, _LOCK_CARDS, {"numbers": wanted_numbers})
+    }
+    pairs = list({(r.session_id, r.request_number) for r in requests})
+    stored: dict[tuple[str, int], str] = {
+        (row.session_id, row.request_number): row.answer
+        for row in run(session, _STORED_ANSWERS, {"pairs": pairs})
+    }
+    keys = sorted({_gy_key(r.session_id) for r in requests})
+    gy_sessions = {
+        row.id: _GySession(
+            id=row.id,
+            card_id=row.card_id,
+            status=row.status,
+            last_request_number=row.last_request_number,
+            reported_bytes=row.reported_bytes,
+            charged_bytes=row.charged_bytes,
+            started_at=row.started_at,
+            updated_at=row.updated_at,
+            reservation_expires_at=row.reservation_expires_at,
         )
+        for row in run(session, _GY_SESSIONS, {"keys": keys})
+    }
+    book = charging.QuotaBook.load(
+        session, [card.id for card in cards.values()], now, session_keys=keys
     )
-    session.flush()
-    return answer
+    outcomes: list[dict[str, Any] | KuotaError] = []
+    answers: list[dict[str, Any]] = []
+    for request, number in zip(requests, numbers, strict=True):
+        pair = (request.session_id, request.request_number)
+        if pair in stored:
+            outcomes.append(orjson.loads(stored[pair]))
+            continue
+        card = cards.get(number) if number is not None else None
+        try:
+            answer = _answer(book, gy_sessions, ctx, request, card, now)
+        except KuotaError as refusal:
+            outcomes.append(refusal)
+            continue
+        stored[pair] = orjson.dumps(answer).decode()
+        answers.append(
+            {
+                "session_id": request.session_id,
+                "request_number": request.request_number,
+                "answer": stored[pair],
+                "created_at": now,
+            }
+        )
+        outcomes.append(answer)
+    _save_sessions(session, gy_sessions.values())
+    book.save(session)
+    if answers:
+        run(session, _NEW_ANSWER, answers)
+    return outcomes
+
+
+def _gy_key(session_id: str) -> str:
+    return f"gy:{session_id}"[:120]
+
+
+def _save_sessions(session: Session, gy_sessions: Iterable[_GySession]) -> None:
+    new, changed = [], []
+    for s in gy_sessions:
+        if s.new:
+            new.append(
+                {
+                    "id": s.id,
+                    "card_id": s.card_id,
+                    "source": "gy",
+                    "nas_address": None,
+                    "reported_bytes": s.reported_bytes,
+                    "charged_bytes": s.charged_bytes,
+                    "last_request_number": s.last_request_number,
+                    "status": s.status,
+                    "started_at": s.started_at,
+                    "updated_at": s.updated_at,
+                    "reservation_expires_at": s.reservation_expires_at,
+                }
+            )
+        elif s.changed:
+            changed.append(
+                {
+                    "w_id": s.id,
+                    "status": s.status,
+                    "last_request_number": s.last_request_number,
+                    "reported_bytes": s.reported_bytes,
+                    "charged_bytes": s.charged_bytes,
+                    "updated_at": s.updated_at,
+                    "reservation_expires_at": s.reservation_expires_at,
+                }
+            )
+        s.new = s.changed = False
+    if new:
+        run(session, _NEW_SESSION, new)
+    if changed:
+        run(session, _GY_SESSION_WRITE, changed)
 
 
 def _answer(
-    session: Session,
+    book: charging.QuotaBook,
+    gy_sessions: dict[str, _GySession],
     ctx: Context,
     request: CreditControlRequest,
-    card: Card | None,
+    card: _CardRow | None,
     now: datetime,
 ) -> dict[str, Any]:
     if card is None:
         return {"result_code": USER_UNKNOWN, "granted_bytes": 0, "validity_time": 0}
-    key = f"gy:{request.session_id}"[:120]
-    usage_session = session.get(UsageSession, key)
+    key = _gy_key(request.session_id)
+    usage_session = gy_sessions.get(key)
     if usage_session is None:
         if request.request_type != "initial":
             raise InvalidInput(
@@ -236,21 +406,19 @@ def _answer(
                 "request_type 'initial' first",
                 field="session_id",
             )
-        usage_session = UsageSession(
+        usage_session = _GySession(
             id=key,
             card_id=card.id,
-            source="gy",
-            nas_address=None,
+            status="open",
+            last_request_number=-1,
             reported_bytes=0,
             charged_bytes=0,
-            last_request_number=-1,
-            status="open",
             started_at=now,
             updated_at=now,
             reservation_expires_at=None,
+            new=True,
         )
-        session.add(usage_session)
-        session.flush()
+        gy_sessions[key] = usage_session
     elif usage_session.card_id != card.id:
         raise InvalidInput(
             f"session {request.session_id!r} belongs to another card", field="msisdn"
@@ -261,33 +429,32 @@ def _answer(
             f"{usage_session.last_request_number} in session {request.session_id!r}",
             field="request_number",
         )
-    if usage_session.status == "closed":
-        # Closed for silence (its slice outlived validity_time) or terminated: a late
-        # report is still use that happened, so it is charged, and the session reopens.
-        usage_session.status = "open"
+    # Closed for silence (its slice outlived validity_time) or terminated: a late report
+    # is still use that happened, so it is charged, and the session reopens.
+    usage_session.status = "open"
+    usage_session.changed = True
     usage_session.last_request_number = request.request_number
     usage_session.updated_at = now
     # What was used is charged against what was reserved for it (released first).
-    charging.release(session, key)
+    book.release(key)
     used = request.used_bytes or 0
     if used:
-        charged = charging.charge(session, card.id, used, now, source="gy", session_id=key)
+        charged = book.charge(card.id, used, source="gy", session_id=key)
         usage_session.charged_bytes += charged.charged
         usage_session.reported_bytes += used
     if request.request_type == "terminate":
         usage_session.status = "closed"
         usage_session.reservation_expires_at = None
-        session.flush()
         return {"result_code": SUCCESS, "granted_bytes": 0, "validity_time": 0}
     if card.status == CardStatus.TERMINATED:
+        usage_session.reservation_expires_at = None
         return {"result_code": CREDIT_LIMIT_REACHED, "granted_bytes": 0, "validity_time": 0}
     slice_bytes = ctx.settings.credit_control_slice_bytes
     wanted = min(request.requested_bytes or slice_bytes, slice_bytes)
-    quota = charging.quota_of(session, card.id, now)
-    granted = charging.reserve(session, card.id, key, min(wanted, max(quota.available, 0)), now)
+    quota = book.quota(card.id)
+    granted = book.reserve(card.id, key, min(wanted, max(quota.available, 0)))
     if granted <= 0:
         usage_session.reservation_expires_at = None
-        session.flush()
         return {
             "result_code": CREDIT_LIMIT_REACHED,
             "granted_bytes": 0,
@@ -299,7 +466,6 @@ def _answer(
         validity = min(validity, quota.earliest_expiry - now)
     seconds = max(int(validity.total_seconds()), 1)
     usage_session.reservation_expires_at = now + timedelta(seconds=seconds)
-    session.flush()
     answer: dict[str, Any] = {
         "result_code": SUCCESS,
         "granted_bytes": granted,
@@ -319,24 +485,41 @@ def _final_unit(ctx: Context, msisdn: str) -> dict[str, str]:
 
 def release_expired_reservations(session: Session, now: datetime, limit: int = 1000) -> int:
     """Sessions whose granted slice outlived its validity without a report: the network
-    element is gone; its reservation goes back to the card."""
-    stale = list(
-        session.execute(
-            select(UsageSession.id)
-            .where(
-                UsageSession.status == "open",
-                UsageSession.reservation_expires_at.is_not(None),
-                UsageSession.reservation_expires_at <= now,
-            )
-            .limit(limit)
-        ).scalars()
+    element is gone; its reservation goes back to the card.
+
+    The cards are locked first (in card-number order, as credit control does) and the
+    sessions read again under the locks: a report that arrived meanwhile keeps its
+    session open."""
+    stale = run(session, _STALE, {"now": now, "limit": limit}).all()
+    if not stale:
+        return 0
+    run(session, _LOCK_CARDS_BY_ID, {"ids": sorted({row.card_id for row in stale})}).all()
+    keys = list(
+        run(session, _STILL_STALE, {"now": now, "keys": [row.id for row in stale]}).scalars()
     )
-    for key in stale:
-        charging.release(session, key)
-    if stale:
-        session.execute(
-            update(UsageSession)
-            .where(UsageSession.id.in_(stale))
-            .values(status="closed", reservation_expires_at=None, updated_at=now)
-        )
-    return len(stale)
+    if not keys:
+        return 0
+    book = charging.QuotaBook.load(session, [], now, session_keys=keys)
+    for key in keys:
+        book.release(key)
+    book.save(session)
+    run(session, _CLOSE_SESSIONS, {"keys": keys, "now": now})
+    return len(keys)
+
+
+_STALE_WHERE = (
+    UsageSession.status == "open",
+    UsageSession.reservation_expires_at.is_not(None),
+    UsageSession.reservation_expires_at <= bindparam("now"),
+)
+_STALE = (
+    select(UsageSession.id, UsageSession.card_id).where(*_STALE_WHERE).limit(bindparam("limit"))
+)
+_STILL_STALE = select(UsageSession.id).where(
+    UsageSession.id.in_(bindparam("keys", expanding=True)), *_STALE_WHERE
+)
+_CLOSE_SESSIONS = (
+    update(UsageSession)
+    .where(UsageSession.id.in_(bindparam("keys", expanding=True)))
+    .values(status="closed", reservation_expires_at=None, updated_at=bindparam("now"))
+)

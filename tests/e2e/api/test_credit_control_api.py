@@ -198,7 +198,42 @@ def test_concurrent_requests_share_commits_and_a_bad_key_spoils_none(
         answer = gy.post("/api/v1/credit-control", json=body, headers={"X-Network-Key": key})
         return answer.status_code if answer.status_code != 200 else answer.json()["result_code"]
 
+    def refused(index: int) -> int:  # never opened: refused, and the rest still commits
+        body = {
+            "session_id": f"never-{index}",
+            "msisdn": CARD,
+            "request_type": "update",
+            "request_number": 1,
+        }
+        answer = gy.post(
+            "/api/v1/credit-control", json=body, headers={"X-Network-Key": "demo-network-key-1"}
+        )
+        return answer.status_code
+
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        codes = list(pool.map(ask, range(20)))
+        answered = [pool.submit(ask, index) for index in range(20)]
+        refusals = [pool.submit(refused, index) for index in range(6)]
+        codes = [future.result() for future in answered]
     assert codes.count(401) == 4
     assert codes.count(2001) == 16
+    assert [future.result() for future in refusals] == [422] * 6
+
+
+def test_a_body_that_is_not_json_is_named_and_changes_nothing(gy: TestClient) -> None:
+    headers = {"X-Network-Key": "demo-network-key-1", "Content-Type": "application/json"}
+    broken = gy.post("/api/v1/credit-control", content=b'{"session_id": ', headers=headers)
+    assert broken.status_code == 422
+    assert broken.headers["content-type"] == "application/problem+json"
+    assert "JSON" in broken.json()["detail"]
+    extra = gy.post(
+        "/api/v1/credit-control",
+        json={
+            "session_id": "x",
+            "msisdn": CARD,
+            "request_type": "initial",
+            "request_number": 0,
+            "bonus": 1,
+        },
+        headers=headers,
+    )
+    assert extra.status_code == 422 and "bonus" in extra.json()["detail"]

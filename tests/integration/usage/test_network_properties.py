@@ -5,8 +5,10 @@ has ended."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
+import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -14,9 +16,10 @@ from sqlalchemy import func, select
 from kuota.cards.models import Card
 from kuota.core.context import Context
 from kuota.core.db import Database
+from kuota.core.errors import KuotaError
 from kuota.usage import network
 from kuota.usage import service as usage
-from kuota.usage.models import Package, UsageRecord
+from kuota.usage.models import Package, QuotaReservation, UsageRecord, UsageSession
 
 from factories import make_card, make_subscriber, publish_demo_plans
 
@@ -149,3 +152,122 @@ def test_interleaved_sessions_never_overspend(
     assert charged + uncharged == reported  # every reported byte charged or recorded
     if not radius_on:
         assert uncharged == 0  # honoured grants are always covered
+
+
+step = st.tuples(
+    st.integers(0, 2),  # which session
+    st.sampled_from(["initial", "update", "update", "terminate"]),
+    st.sampled_from([1, 1, 1, 0, -1, 2]),  # request number: next, again, back, skipped one
+    st.integers(0, 150),  # MB reported used
+    st.one_of(st.none(), st.integers(0, 200)),  # MB asked for
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    steps=st.lists(step, min_size=1, max_size=25),
+    quota_mb=st.integers(1, 400),
+    cuts=st.sets(st.integers(1, 24), max_size=6),
+)
+def test_a_group_answers_every_request_as_it_would_be_answered_alone(
+    db: Database, ctx: Context, steps: list[tuple[Any, ...]], quota_mb: int, cuts: set[int]
+) -> None:
+    """Credit control in groups (one transaction, one read and one write per table) gives
+    every request the answer or refusal it gets alone, and leaves the same packages,
+    sessions, reservations and usage: two cards with the same package get the same
+    requests, one a transaction each, the other cut into groups."""
+    now = ctx.clock.now()
+    cards: list[tuple[str, int]] = []
+    with db.unit_of_work() as s:
+        if s.execute(select(func.count()).select_from(Package)).scalar_one() == 0:
+            publish_demo_plans(s, ctx)
+        for _ in range(2):
+            msisdn = make_card(s, ctx, make_subscriber(s, ctx), balance=0)
+            card_id = s.execute(select(Card.id).where(Card.msisdn == msisdn)).scalar_one()
+            usage.add_purchase(
+                s,
+                card_id=card_id,
+                plan_code="DATA-1GB-7D",
+                plan_version_id=1,
+                data_bytes=quota_mb * MB,
+                validity_days=7,
+                now=now,
+            )
+            cards.append((msisdn, card_id))
+
+    def requests_for(msisdn: str) -> list[network.CreditControlRequest]:
+        numbers = [-1, -1, -1]
+        out = []
+        for index, kind, move, used, asked in steps:
+            numbers[index] = max(numbers[index] + move, 0)
+            out.append(
+                network.CreditControlRequest(
+                    session_id=f"{msisdn[-6:]}-{index}",
+                    msisdn=msisdn,
+                    request_type=kind,
+                    request_number=numbers[index],
+                    requested_bytes=None if asked is None else asked * MB,
+                    used_bytes=used * MB,
+                )
+            )
+        return out
+
+    def shown(outcome: Any, msisdn: str) -> Any:
+        if isinstance(outcome, KuotaError):
+            return (type(outcome).__name__, outcome.detail.replace(msisdn[-6:], "*"))
+        return orjson.loads(orjson.dumps(outcome).decode().replace(msisdn.replace("+", ""), "*"))
+
+    (alone_msisdn, alone_id), (grouped_msisdn, grouped_id) = cards
+    alone = []
+    for request in requests_for(alone_msisdn):
+        try:
+            with db.unit_of_work() as s:
+                alone.append(shown(network.credit_control(s, ctx, request), alone_msisdn))
+        except KuotaError as refusal:
+            alone.append(shown(refusal, alone_msisdn))
+    grouped_requests = requests_for(grouped_msisdn)
+    grouped = []
+    bounds = [0, *sorted(c for c in cuts if c < len(grouped_requests)), len(grouped_requests)]
+    for start, end in itertools.pairwise(bounds):
+        with db.unit_of_work() as s:
+            outcomes = network.credit_control_many(s, ctx, grouped_requests[start:end])
+        grouped += [shown(outcome, grouped_msisdn) for outcome in outcomes]
+    assert grouped == alone
+
+    def state(card_id: int) -> tuple[Any, ...]:
+        with db.unit_of_work(write=False) as s:
+            package = s.execute(select(Package).where(Package.card_id == card_id)).scalar_one()
+            sessions = s.execute(
+                select(
+                    UsageSession.status,
+                    UsageSession.last_request_number,
+                    UsageSession.reported_bytes,
+                    UsageSession.charged_bytes,
+                    UsageSession.reservation_expires_at,
+                )
+                .where(UsageSession.card_id == card_id)
+                .order_by(UsageSession.id)
+            ).all()
+            held = s.execute(
+                select(func.coalesce(func.sum(QuotaReservation.bytes), 0)).where(
+                    QuotaReservation.package_id == package.id
+                )
+            ).scalar_one()
+            records = s.execute(
+                select(UsageRecord.bytes, UsageRecord.uncharged_bytes)
+                .where(UsageRecord.card_id == card_id)
+                .order_by(UsageRecord.id)
+            ).all()
+        return (
+            package.quota_used_bytes,
+            package.quota_reserved_bytes,
+            held,
+            [tuple(row) for row in sessions],
+            [tuple(row) for row in records],
+        )
+
+    assert state(grouped_id) == state(alone_id)
