@@ -15,6 +15,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -62,6 +63,54 @@ def run(session: Session, statement: Executable, params: Any = None) -> CursorRe
     The hot path's statements are built once at import; run this way they skip the ORM
     layer too (its bulk-insert path alone costs more than the statement)."""
     return session.connection().execute(statement, params)
+
+
+@dataclass(frozen=True, slots=True)
+class _Many:
+    sql: str
+    names: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    positional: bool
+
+
+_many: dict[tuple[int, str], _Many] = {}
+
+
+def run_many(session: Session, statement: Executable, rows: list[dict[str, Any]]) -> None:
+    """Execute a prebuilt Core INSERT, UPDATE or DELETE once per row, by the driver's own
+    `executemany`, in the session's transaction.
+
+    The statement is compiled once per dialect and each row's values go through their
+    types' bind processors (UTC instants included), as `run` would do; what is skipped is
+    the per-row parameter handling around it, which costs more than the row on the hot
+    path. Every row must have the same keys."""
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    key = (id(statement), dialect.name)
+    plan = _many.get(key)
+    if plan is None:
+        compiled = cast(Any, statement).compile(dialect=dialect, column_keys=list(rows[0]))
+        positional = compiled.positiontup is not None
+        names = tuple(compiled.positiontup if positional else compiled.binds)
+        processors = tuple(compiled.binds[name].type.bind_processor(dialect) for name in names)
+        plan = _Many(compiled.string, names, processors, positional)
+        _many[key] = plan
+    pairs = list(zip(plan.names, plan.processors, strict=True))
+    if plan.positional:
+        params: list[Any] = [
+            tuple(row[name] if p is None else p(row[name]) for name, p in pairs) for row in rows
+        ]
+    else:
+        params = [
+            {name: row[name] if p is None else p(row[name]) for name, p in pairs} for row in rows
+        ]
+    cursor = connection.connection.cursor()
+    try:
+        cursor.executemany(plan.sql, params)
+    finally:
+        cursor.close()
 
 
 def table_of(model: type[Base]) -> Table:

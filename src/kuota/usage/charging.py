@@ -28,7 +28,7 @@ from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from kuota.cards.models import Card
-from kuota.core.db import run, table_of
+from kuota.core.db import run, run_many, table_of
 from kuota.core.errors import InvalidInput
 from kuota.usage.models import Package, QuotaReservation, UsageRecord
 
@@ -266,7 +266,7 @@ class QuotaBook:
             if p.used != p.used_before or p.reserved != p.reserved_before
         ]
         if moves:
-            run(session, _MOVE, moves)
+            run_many(session, _MOVE, moves)
         if self._released:
             keys = sorted(self._released)
             run(session, _DROP_HELD, {"keys": keys})
@@ -277,9 +277,9 @@ class QuotaBook:
                 if amount
             ]
             if holds:
-                run(session, _HOLD, holds)
+                run_many(session, _HOLD, holds)
         if self._records:
-            run(session, _RECORD, self._records)
+            run_many(session, _RECORD, self._records)
         for p in self._packages.values():
             p.used_before, p.reserved_before = p.used, p.reserved
         self._released.clear()

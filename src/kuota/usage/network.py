@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from kuota.cards.models import Card, CardStatus
 from kuota.cards.rules import normalize_msisdn
 from kuota.core.context import Context
-from kuota.core.db import run, table_of
+from kuota.core.db import run, run_many, table_of
 from kuota.core.errors import InvalidInput, KuotaError
 from kuota.usage import charging
 from kuota.usage.models import CreditControlAnswer, Package, UsageSession
@@ -229,12 +229,13 @@ _LOCK_CARDS_BY_ID = (
     .order_by(Card.msisdn)
     .with_for_update()
 )
+# Two lists rather than a list of pairs: SQLite scans the whole table for a row-value IN,
+# and searches the primary key for these (the few extra pairs are dropped in Python).
 _STORED_ANSWERS = select(
     CreditControlAnswer.session_id, CreditControlAnswer.request_number, CreditControlAnswer.answer
 ).where(
-    tuple_(CreditControlAnswer.session_id, CreditControlAnswer.request_number).in_(
-        bindparam("pairs", expanding=True)
-    )
+    CreditControlAnswer.session_id.in_(bindparam("session_ids", expanding=True)),
+    CreditControlAnswer.request_number.in_(bindparam("numbers", expanding=True)),
 )
 _GY_SESSION_COLUMNS = (
     UsageSession.id,
@@ -292,11 +293,18 @@ def credit_control_many(
         row.msisdn: _CardRow(row.id, row.msisdn, row.status)
         for row in run(session, _LOCK_CARDS, {"numbers": wanted_numbers})
     }
-    pairs = list({(r.session_id, r.request_number) for r in requests})
-    stored: dict[tuple[str, int], str] = {
-        (row.session_id, row.request_number): row.answer
-        for row in run(session, _STORED_ANSWERS, {"pairs": pairs})
-    }
+    pairs = {(r.session_id, r.request_number) for r in requests}
+    stored: dict[tuple[str, int], str] = {}
+    for row in run(
+        session,
+        _STORED_ANSWERS,
+        {
+            "session_ids": sorted({r.session_id for r in requests}),
+            "numbers": sorted({r.request_number for r in requests}),
+        },
+    ):
+        if (row.session_id, row.request_number) in pairs:
+            stored[row.session_id, row.request_number] = row.answer
     keys = sorted({_gy_key(r.session_id) for r in requests})
     gy_sessions = {
         row.id: _GySession(
@@ -341,7 +349,7 @@ def credit_control_many(
     _save_sessions(session, gy_sessions.values())
     book.save(session)
     if answers:
-        run(session, _NEW_ANSWER, answers)
+        run_many(session, _NEW_ANSWER, answers)
     return outcomes
 
 
@@ -382,9 +390,9 @@ def _save_sessions(session: Session, gy_sessions: Iterable[_GySession]) -> None:
             )
         s.new = s.changed = False
     if new:
-        run(session, _NEW_SESSION, new)
+        run_many(session, _NEW_SESSION, new)
     if changed:
-        run(session, _GY_SESSION_WRITE, changed)
+        run_many(session, _GY_SESSION_WRITE, changed)
 
 
 def _answer(

@@ -21,8 +21,7 @@ branch_labels = None
 depends_on = None
 
 BOUNDS = (
-    "quota_used_bytes >= 0 AND quota_used_bytes <= quota_total_bytes "
-    "AND quota_reserved_bytes >= 0"
+    "quota_used_bytes >= 0 AND quota_used_bytes <= quota_total_bytes AND quota_reserved_bytes >= 0"
 )
 OUT_OF_BOUNDS = (
     "NEW.quota_used_bytes < 0 OR NEW.quota_used_bytes > NEW.quota_total_bytes "
