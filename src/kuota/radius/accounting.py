@@ -19,25 +19,22 @@ from kuota.core.context import Context
 from kuota.core.db import Database
 from kuota.core.group_commit import GroupCommit, Overloaded
 from kuota.usage import network
-from kuota.usage.network import Accounted
+from kuota.usage.network import Accounted, AccountingRecord
 
 log = logging.getLogger("kuota.radius")
 
 
 @dataclass(slots=True)
 class AccountingJob:
-    msisdn: str
-    session_key: str
-    reported_total_bytes: int
-    stop: bool
-    nas_address: str
+    record: AccountingRecord
     # Called on the event loop once the record is committed (with the result), or has
     # failed for good (with None: no answer, the access server retransmits).
     done: Callable[[Accounted | None], None]
 
 
 class AccountingWriter:
-    """Charges accounting records through `network.account()` in shared transactions.
+    """Charges accounting records through `network.account_many()`, a group of records
+    per transaction (one read and one write per table for the whole group).
 
     `concurrency` transactions may run at once (PostgreSQL); on SQLite one is enough,
     writers take turns there anyway. Records of one group lock their cards in card
@@ -55,6 +52,7 @@ class AccountingWriter:
         self._ctx = ctx
         self._group = GroupCommit(
             db,
+            write_many=self._charge,
             batch_max=batch_max,
             concurrency=concurrency,
             queue_limit=queue_limit,
@@ -65,22 +63,14 @@ class AccountingWriter:
         """Queue a record; False when the queue is full (the caller drops the request and
         the access server retransmits it later, instead of the backlog growing)."""
         try:
-            future = self._group.submit(job.msisdn, lambda session: self._charge(session, job))
+            future = self._group.submit(job.record.msisdn, job.record)
         except Overloaded:
             return False
         future.add_done_callback(lambda done: _finish(job, done))
         return True
 
-    def _charge(self, session: Session, job: AccountingJob) -> Accounted:
-        return network.account(
-            session,
-            msisdn=job.msisdn,
-            session_key=job.session_key,
-            reported_total_bytes=job.reported_total_bytes,
-            stop=job.stop,
-            nas_address=job.nas_address,
-            now=self._ctx.clock.now(),
-        )
+    def _charge(self, session: Session, records: list[AccountingRecord]) -> list[Accounted]:
+        return network.account_many(session, records, self._ctx.clock.now())
 
     @property
     def backlog(self) -> int:
@@ -110,8 +100,8 @@ def _finish(job: AccountingJob, done: asyncio.Future[Accounted]) -> None:
         log.error(
             "accounting record for %s (session %s) not committed; no answer, the access "
             "server will send it again",
-            job.msisdn,
-            job.session_key,
+            job.record.msisdn,
+            job.record.session_key,
             exc_info=failure,
         )
         result: Accounted | None = None
@@ -121,4 +111,6 @@ def _finish(job: AccountingJob, done: asyncio.Future[Accounted]) -> None:
         job.done(result)
     except Exception:
         # One answer that cannot be sent must not keep the group's others from theirs.
-        log.exception("answering the accounting record of session %s failed", job.session_key)
+        log.exception(
+            "answering the accounting record of session %s failed", job.record.session_key
+        )

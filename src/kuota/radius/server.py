@@ -34,7 +34,7 @@ from kuota.radius.accounting import AccountingJob, AccountingWriter
 from kuota.radius.clients import ClientSecrets, canonical_address
 from kuota.radius.disconnect import DYNAMIC_AUTHORIZATION_PORT, Disconnector
 from kuota.usage import network
-from kuota.usage.network import Access, Accounted
+from kuota.usage.network import Access, Accounted, AccountingRecord
 
 log = logging.getLogger("kuota.radius")
 
@@ -396,11 +396,13 @@ class RadiusServer:
                 self._disconnect(request, nas, secret, session)
 
         job = AccountingJob(
-            msisdn=msisdn,
-            session_key=session,
-            reported_total_bytes=total,
-            stop=status == attrs.STOP,
-            nas_address=nas,
+            AccountingRecord(
+                msisdn=msisdn,
+                session_key=session,
+                reported_total_bytes=total,
+                stop=status == attrs.STOP,
+                nas_address=nas,
+            ),
             done=done,
         )
         if not self.writer.submit(job):

@@ -45,22 +45,7 @@ class Access:
 
 
 _CARD = select(Card).where(Card.msisdn == bindparam("msisdn"))
-_CARD_ID = select(Card.id).where(Card.msisdn == bindparam("msisdn"))
-_RADIUS_SESSION = select(
-    UsageSession.card_id, UsageSession.reported_bytes, UsageSession.nas_address
-).where(UsageSession.id == bindparam("key"))
 _NEW_SESSION = insert(table_of(UsageSession))
-_SESSION_REPORTED = (
-    update(UsageSession)
-    .where(UsageSession.id == bindparam("w_key"))
-    .values(
-        reported_bytes=bindparam("reported"),
-        charged_bytes=UsageSession.charged_bytes + bindparam("charged"),
-        updated_at=bindparam("now"),
-        nas_address=bindparam("nas"),
-        status=bindparam("state"),
-    )
-)
 
 
 def _number(msisdn: str) -> str | None:
@@ -69,14 +54,6 @@ def _number(msisdn: str) -> str | None:
         return normalize_msisdn(msisdn)
     except InvalidInput:
         return None
-
-
-def _card_id(session: Session, msisdn: str) -> int | None:
-    """The card's id by number (accounting runs this per record: one prebuilt query)."""
-    number = _number(msisdn)
-    if number is None:
-        return None
-    return run(session, _CARD_ID, {"msisdn": number}).scalar_one_or_none()
 
 
 def _card(session: Session, msisdn: str) -> Card | None:
@@ -120,6 +97,52 @@ class Accounted:
     nas_address: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class AccountingRecord:
+    """One RADIUS accounting record: the session's running totals as last reported."""
+
+    msisdn: str
+    session_key: str
+    reported_total_bytes: int
+    stop: bool
+    nas_address: str | None
+
+
+@dataclass(slots=True)
+class _RadiusSession:
+    id: str
+    card_id: int
+    reported_bytes: int
+    charged_bytes: int
+    nas_address: str | None
+    status: str
+    updated_at: datetime
+    new: bool = False
+    changed: bool = False
+
+
+_RADIUS_SESSIONS = select(
+    UsageSession.id,
+    UsageSession.card_id,
+    UsageSession.reported_bytes,
+    UsageSession.charged_bytes,
+    UsageSession.nas_address,
+    UsageSession.status,
+    UsageSession.updated_at,
+).where(UsageSession.id.in_(bindparam("keys", expanding=True)))
+_RADIUS_SESSION_WRITE = (
+    update(UsageSession)
+    .where(UsageSession.id == bindparam("w_id"))
+    .values(
+        reported_bytes=bindparam("reported_bytes"),
+        charged_bytes=bindparam("charged_bytes"),
+        updated_at=bindparam("updated_at"),
+        nas_address=bindparam("nas_address"),
+        status=bindparam("status"),
+    )
+)
+
+
 def account(
     session: Session,
     *,
@@ -130,57 +153,125 @@ def account(
     nas_address: str | None,
     now: datetime,
 ) -> Accounted:
-    """One accounting record: charge what the session used since its last record.
+    """One accounting record on its own (see `account_many`)."""
+    record = AccountingRecord(msisdn, session_key, reported_total_bytes, stop, nas_address)
+    (accounted,) = account_many(session, [record], now)
+    return accounted
+
+
+def account_many(
+    session: Session, records: Sequence[AccountingRecord], now: datetime
+) -> list[Accounted]:
+    """Accounting records, in their order: charge what each session used since its last
+    record, in one transaction with one read and one write per table.
 
     The counters in a record are the session's running totals, so the charge is the
     difference from the highest total seen: a retransmission or duplicate charges
     nothing, and a record that arrives late (a lower total) never charges negative."""
-    card_id = _card_id(session, msisdn)
-    if card_id is None:
-        return Accounted(0, 0, False, None, nas_address)
-    charging.lock_card(session, card_id)
-    key = f"radius:{session_key}"[:120]
-    row = run(session, _RADIUS_SESSION, {"key": key}).first()
-    if row is None:
-        run(
-            session,
-            _NEW_SESSION,
-            {
-                "id": key,
-                "card_id": card_id,
-                "source": "radius",
-                "nas_address": nas_address,
-                "reported_bytes": 0,
-                "charged_bytes": 0,
-                "last_request_number": -1,
-                "status": "open",
-                "started_at": now,
-                "updated_at": now,
-                "reservation_expires_at": None,
-            },
+    numbers = [_number(r.msisdn) for r in records]
+    cards = {
+        row.msisdn: int(row.id)
+        for row in run(
+            session, _LOCK_CARDS, {"numbers": sorted({n for n in numbers if n is not None})}
         )
-        reported, known_nas = 0, nas_address
-    elif row.card_id != card_id:
-        # The same session id for another card: never charge one card for another's use.
-        return Accounted(0, 0, False, card_id, nas_address)
-    else:
-        reported, known_nas = int(row.reported_bytes), row.nas_address
-    delta = max(0, reported_total_bytes - reported)
-    result = charging.charge(session, card_id, delta, now, source="radius", session_id=key)
-    run(
-        session,
-        _SESSION_REPORTED,
-        {
-            "w_key": key,
-            "reported": max(reported, reported_total_bytes),
-            "charged": result.charged,
-            "now": now,
-            "nas": nas_address or known_nas,
-            "state": "closed" if stop else "open",
-        },
-    )
-    exhausted = not stop and result.available_after <= 0
-    return Accounted(result.charged, result.uncharged, exhausted, card_id, nas_address or known_nas)
+    }
+    keys = sorted({_radius_key(r.session_key) for r in records})
+    known = {
+        row.id: _RadiusSession(
+            id=row.id,
+            card_id=row.card_id,
+            reported_bytes=int(row.reported_bytes),
+            charged_bytes=int(row.charged_bytes),
+            nas_address=row.nas_address,
+            status=row.status,
+            updated_at=row.updated_at,
+        )
+        for row in run(session, _RADIUS_SESSIONS, {"keys": keys})
+    }
+    book = charging.QuotaBook.load(session, list(cards.values()), now)
+    results = []
+    for record, number in zip(records, numbers, strict=True):
+        card_id = cards.get(number) if number is not None else None
+        if card_id is None:
+            results.append(Accounted(0, 0, False, None, record.nas_address))
+            continue
+        key = _radius_key(record.session_key)
+        radius_session = known.get(key)
+        if radius_session is None:
+            radius_session = known[key] = _RadiusSession(
+                id=key,
+                card_id=card_id,
+                reported_bytes=0,
+                charged_bytes=0,
+                nas_address=record.nas_address,
+                status="open",
+                updated_at=now,
+                new=True,
+            )
+        elif radius_session.card_id != card_id:
+            # The same session id for another card: never charge one card for another's use.
+            results.append(Accounted(0, 0, False, card_id, record.nas_address))
+            continue
+        delta = max(0, record.reported_total_bytes - radius_session.reported_bytes)
+        charged = book.charge(card_id, delta, source="radius", session_id=key)
+        radius_session.reported_bytes = max(
+            radius_session.reported_bytes, record.reported_total_bytes
+        )
+        radius_session.charged_bytes += charged.charged
+        radius_session.updated_at = now
+        radius_session.nas_address = record.nas_address or radius_session.nas_address
+        radius_session.status = "closed" if record.stop else "open"
+        radius_session.changed = True
+        exhausted = not record.stop and charged.available_after <= 0
+        results.append(
+            Accounted(
+                charged.charged, charged.uncharged, exhausted, card_id, radius_session.nas_address
+            )
+        )
+    _save_radius_sessions(session, known.values(), now)
+    book.save(session)
+    return results
+
+
+def _radius_key(session_key: str) -> str:
+    return f"radius:{session_key}"[:120]
+
+
+def _save_radius_sessions(
+    session: Session, radius_sessions: Iterable[_RadiusSession], now: datetime
+) -> None:
+    new, changed = [], []
+    for s in radius_sessions:
+        if s.new:
+            new.append(
+                {
+                    "id": s.id,
+                    "card_id": s.card_id,
+                    "source": "radius",
+                    "nas_address": s.nas_address,
+                    "reported_bytes": s.reported_bytes,
+                    "charged_bytes": s.charged_bytes,
+                    "last_request_number": -1,
+                    "status": s.status,
+                    "started_at": now,
+                    "updated_at": s.updated_at,
+                    "reservation_expires_at": None,
+                }
+            )
+        elif s.changed:
+            changed.append(
+                {
+                    "w_id": s.id,
+                    "reported_bytes": s.reported_bytes,
+                    "charged_bytes": s.charged_bytes,
+                    "updated_at": s.updated_at,
+                    "nas_address": s.nas_address,
+                    "status": s.status,
+                }
+            )
+        s.new = s.changed = False
+    run_many(session, _NEW_SESSION, new)
+    run_many(session, _RADIUS_SESSION_WRITE, changed)
 
 
 @dataclass(frozen=True, slots=True)

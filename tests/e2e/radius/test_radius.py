@@ -425,17 +425,17 @@ def test_a_record_that_is_not_committed_gets_no_answer_and_its_retry_charges_onc
     server: RadiusThread, demo_db: Database, ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     give_package(demo_db, ctx, CARD_1, "DATA-20GB-30D")
-    real_account = network.account
+    real_account = network.account_many
 
-    def charge_then_fail(session: Any, **kw: Any) -> Any:
-        real_account(session, **kw)
+    def charge_then_fail(*args: Any) -> Any:
+        real_account(*args)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(network, "account", charge_then_fail)
+    monkeypatch.setattr(network, "account_many", charge_then_fail)
     assert accounting(server, "Interim-Update", octets=4000, wait=0.5).code is None
     assert used_bytes(demo_db, CARD_1) == 0
 
-    monkeypatch.setattr(network, "account", real_account)
+    monkeypatch.setattr(network, "account_many", real_account)
     assert accounting(server, "Interim-Update", octets=4000).code == "Accounting-Response"
     assert used_bytes(demo_db, CARD_1) == 4000
 

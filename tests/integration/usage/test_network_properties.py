@@ -271,3 +271,88 @@ def test_a_group_answers_every_request_as_it_would_be_answered_alone(
         )
 
     assert state(grouped_id) == state(alone_id)
+
+
+record = st.tuples(
+    st.integers(0, 2),  # which RADIUS session
+    st.integers(-40, 120),  # MB the running total moves (a lower total arrives late)
+    st.booleans(),  # Stop
+)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    records=st.lists(record, min_size=1, max_size=25),
+    quota_mb=st.integers(1, 400),
+    cuts=st.sets(st.integers(1, 24), max_size=6),
+)
+def test_accounting_in_groups_charges_as_records_one_by_one(
+    db: Database, ctx: Context, records: list[tuple[Any, ...]], quota_mb: int, cuts: set[int]
+) -> None:
+    """RADIUS accounting in groups charges each record what it would charge alone, with
+    retransmissions, late records and stops among them."""
+    now = ctx.clock.now()
+    cards: list[tuple[str, int]] = []
+    with db.unit_of_work() as s:
+        if s.execute(select(func.count()).select_from(Package)).scalar_one() == 0:
+            publish_demo_plans(s, ctx)
+        for _ in range(2):
+            msisdn = make_card(s, ctx, make_subscriber(s, ctx), balance=0)
+            card_id = s.execute(select(Card.id).where(Card.msisdn == msisdn)).scalar_one()
+            usage.add_purchase(
+                s,
+                card_id=card_id,
+                plan_code="DATA-1GB-7D",
+                plan_version_id=1,
+                data_bytes=quota_mb * MB,
+                validity_days=7,
+                now=now,
+            )
+            cards.append((msisdn, card_id))
+
+    def records_for(msisdn: str) -> list[network.AccountingRecord]:
+        totals = [0, 0, 0]
+        out = []
+        for index, move, stop in records:
+            totals[index] = max(totals[index] + move * MB, 0)
+            out.append(
+                network.AccountingRecord(
+                    msisdn=msisdn,
+                    session_key=f"{msisdn[-6:]}-{index}",
+                    reported_total_bytes=totals[index],
+                    stop=stop,
+                    nas_address="127.0.0.1",
+                )
+            )
+        return out
+
+    (alone_msisdn, alone_id), (grouped_msisdn, grouped_id) = cards
+    alone = []
+    for item in records_for(alone_msisdn):
+        with db.unit_of_work() as s:
+            got = network.account_many(s, [item], now)[0]
+        alone.append((got.charged, got.uncharged, got.exhausted))
+    grouped_records = records_for(grouped_msisdn)
+    grouped = []
+    bounds = [0, *sorted(c for c in cuts if c < len(grouped_records)), len(grouped_records)]
+    for start, end in itertools.pairwise(bounds):
+        with db.unit_of_work() as s:
+            outcomes = network.account_many(s, grouped_records[start:end], now)
+        grouped += [(got.charged, got.uncharged, got.exhausted) for got in outcomes]
+    assert grouped == alone
+
+    def state(card_id: int) -> tuple[Any, ...]:
+        with db.unit_of_work(write=False) as s:
+            package = s.execute(select(Package).where(Package.card_id == card_id)).scalar_one()
+            sessions = s.execute(
+                select(UsageSession.status, UsageSession.reported_bytes, UsageSession.charged_bytes)
+                .where(UsageSession.card_id == card_id)
+                .order_by(UsageSession.id)
+            ).all()
+        return package.quota_used_bytes, [tuple(row) for row in sessions]
+
+    assert state(grouped_id) == state(alone_id)
