@@ -281,7 +281,7 @@ async def serve_kuota(args: argparse.Namespace) -> dict[str, Any]:
         auth_port=0,
         acct_port=args.port,
         batch_max=args.batch_max,
-        writers=args.writers or None,
+        **({"writers": args.writers} if args.writers else {}),
         reuse_port=True,
     )
     await server.start()

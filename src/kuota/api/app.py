@@ -72,7 +72,9 @@ def create_app(
             write_many=lambda session, requests: network_service.credit_control_many(
                 session, ctx, requests
             ),
-            concurrency=1 if database.is_sqlite else 4,
+            # One group in flight per process: the next fills while it commits (more
+            # writers split the groups; see radius/server.py).
+            concurrency=1,
             name="kuota-credit-control",
         )
         app.state.credit_control = writer
