@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import text
@@ -15,12 +17,21 @@ from kuota.core.db import Database
 from kuota.core.errors import InvalidInput
 from kuota.core.group_commit import GroupCommit, Overloaded
 
+T = TypeVar("T")
+
 
 @pytest.fixture
 def notes(db: Database) -> Database:
     with db.unit_of_work() as s:
         s.execute(text("CREATE TABLE notes (word VARCHAR(20) PRIMARY KEY)"))
     return db
+
+
+def _run(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """The scenario on an event loop of its own, in a thread of its own (a browser test
+    earlier in the run may leave a loop running on this thread)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, scenario()).result()
 
 
 def _words(db: Database) -> list[str]:
@@ -57,7 +68,7 @@ def test_items_arriving_during_a_commit_share_the_next_one(notes: Database) -> N
         await group.close()
         return list(answers), group.batches
 
-    answers, batches = asyncio.run(scenario())
+    answers, batches = _run(scenario)
     assert answers == ["A", "D", "B", "C"]
     assert batches == 2
     assert _words(notes) == ["a", "b", "c", "d"]
@@ -71,7 +82,7 @@ def test_a_failing_item_fails_alone_and_the_rest_commits(notes: Database) -> Non
         await group.close()
         return outcomes
 
-    x, boom, y = asyncio.run(scenario())
+    x, boom, y = _run(scenario)
     assert (x, y) == ("X", "Y")
     assert isinstance(boom, RuntimeError)
     assert _words(notes) == ["x", "y"]
@@ -98,7 +109,7 @@ def test_a_refusal_is_an_answer_and_the_group_commits_once(notes: Database) -> N
         await group.close()
         return outcomes
 
-    ok, long, fine = asyncio.run(scenario())
+    ok, long, fine = _run(scenario)
     assert (ok, fine) == ("ok", "fine")
     assert isinstance(long, InvalidInput) and "too long" in long.detail
     assert runs == [3]  # one transaction, no rerun
@@ -116,5 +127,5 @@ def test_a_full_queue_says_busy_and_a_closed_one_takes_nothing(notes: Database) 
         with pytest.raises(Overloaded):
             group.submit("d", _write("d"))
 
-    asyncio.run(scenario())
+    _run(scenario)
     assert _words(notes) == ["a", "b"]
