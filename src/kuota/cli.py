@@ -13,6 +13,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from kuota.cli_network import network_elements_app, radius_clients_app
 from kuota.core.config import Mode, Settings, ensure_secret_key
 from kuota.core.context import Context
 from kuota.core.db import Database
@@ -22,6 +23,8 @@ db_app = typer.Typer(help="Database administration", no_args_is_help=True)
 ledger_app = typer.Typer(help="Ledger integrity", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(radius_clients_app, name="radius-clients")
+app.add_typer(network_elements_app, name="network-elements")
 console = Console()
 
 
