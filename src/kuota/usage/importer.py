@@ -46,7 +46,8 @@ by card and charged in transactions of about `batch_size` records, whole cards
 each. A transaction claims its record ids in one ``INSERT … SELECT`` from a JSON
 array ``ON CONFLICT DO NOTHING`` (only when it inserts fewer rows than ids is it
 repeated with ``RETURNING`` to learn which were there already), locks its cards
-(PostgreSQL, in id order), reads their packages in one query, draws every record in
+(PostgreSQL, in card-number order, as credit control and RADIUS do, so they never
+deadlock), reads their packages in one query, draws every record in
 Python, and writes one update per package drawn from and one `UsageRecord` per card
 and package (and one for uncharged bytes): ``bytes`` is the total of the card's
 records in the window, ``recorded_at`` the latest record's time, ``session_id`` the
@@ -106,7 +107,7 @@ _CARDS_BY_NUMBER = select(Card.id, Card.msisdn).where(
 _LOCK_CARDS = (
     select(Card.id)
     .where(Card.id.in_(bindparam("card_ids", expanding=True)))
-    .order_by(Card.id)
+    .order_by(Card.msisdn)  # the order credit control and RADIUS lock them in
     .with_for_update()
 )
 # Packages that can be drawn from by some record of the window: active at some time
@@ -665,10 +666,11 @@ class _Charger:
         return set(run(session, claim_returning, params).scalars().all())
 
     def _draw_and_write(self, session: Session, by_card: dict[int, list[_Row]]) -> tuple[int, int]:
-        cards = sorted(by_card)
+        # In card-number order (a row's third field), chunks included: credit control and
+        # RADIUS groups lock theirs in that order too, so no two transactions ever wait
+        # on each other in a circle.
+        cards = sorted(by_card, key=lambda card_id: by_card[card_id][0][2])
         if self.postgres:
-            # The network side locks one card at a time, imports lock theirs in id order:
-            # no two transactions ever wait on each other in a circle.
             for chunk in _chunks(cards):
                 run(session, _LOCK_CARDS, {"card_ids": chunk}).all()
         times = [row[5] for rows in by_card.values() for row in rows]
