@@ -108,41 +108,6 @@ class AccountingRecord:
     nas_address: str | None
 
 
-@dataclass(slots=True)
-class _RadiusSession:
-    id: str
-    card_id: int
-    reported_bytes: int
-    charged_bytes: int
-    nas_address: str | None
-    status: str
-    updated_at: datetime
-    new: bool = False
-    changed: bool = False
-
-
-_RADIUS_SESSIONS = select(
-    UsageSession.id,
-    UsageSession.card_id,
-    UsageSession.reported_bytes,
-    UsageSession.charged_bytes,
-    UsageSession.nas_address,
-    UsageSession.status,
-    UsageSession.updated_at,
-).where(UsageSession.id.in_(bindparam("keys", expanding=True)))
-_RADIUS_SESSION_WRITE = (
-    update(UsageSession)
-    .where(UsageSession.id == bindparam("w_id"))
-    .values(
-        reported_bytes=bindparam("reported_bytes"),
-        charged_bytes=bindparam("charged_bytes"),
-        updated_at=bindparam("updated_at"),
-        nas_address=bindparam("nas_address"),
-        status=bindparam("status"),
-    )
-)
-
-
 def account(
     session: Session,
     *,
@@ -176,18 +141,7 @@ def account_many(
         )
     }
     keys = sorted({_radius_key(r.session_key) for r in records})
-    known = {
-        row.id: _RadiusSession(
-            id=row.id,
-            card_id=row.card_id,
-            reported_bytes=int(row.reported_bytes),
-            charged_bytes=int(row.charged_bytes),
-            nas_address=row.nas_address,
-            status=row.status,
-            updated_at=row.updated_at,
-        )
-        for row in run(session, _RADIUS_SESSIONS, {"keys": keys})
-    }
+    known = _load_sessions(session, keys)
     book = charging.QuotaBook.load(session, list(cards.values()), now)
     results = []
     for record, number in zip(records, numbers, strict=True):
@@ -198,15 +152,8 @@ def account_many(
         key = _radius_key(record.session_key)
         radius_session = known.get(key)
         if radius_session is None:
-            radius_session = known[key] = _RadiusSession(
-                id=key,
-                card_id=card_id,
-                reported_bytes=0,
-                charged_bytes=0,
-                nas_address=record.nas_address,
-                status="open",
-                updated_at=now,
-                new=True,
+            radius_session = known[key] = _SessionRow.opened(
+                key, card_id, "radius", record.nas_address, now
             )
         elif radius_session.card_id != card_id:
             # The same session id for another card: never charge one card for another's use.
@@ -228,50 +175,13 @@ def account_many(
                 charged.charged, charged.uncharged, exhausted, card_id, radius_session.nas_address
             )
         )
-    _save_radius_sessions(session, known.values(), now)
+    _save_sessions(session, known.values())
     book.save(session)
     return results
 
 
 def _radius_key(session_key: str) -> str:
     return f"radius:{session_key}"[:120]
-
-
-def _save_radius_sessions(
-    session: Session, radius_sessions: Iterable[_RadiusSession], now: datetime
-) -> None:
-    new, changed = [], []
-    for s in radius_sessions:
-        if s.new:
-            new.append(
-                {
-                    "id": s.id,
-                    "card_id": s.card_id,
-                    "source": "radius",
-                    "nas_address": s.nas_address,
-                    "reported_bytes": s.reported_bytes,
-                    "charged_bytes": s.charged_bytes,
-                    "last_request_number": -1,
-                    "status": s.status,
-                    "started_at": now,
-                    "updated_at": s.updated_at,
-                    "reservation_expires_at": None,
-                }
-            )
-        elif s.changed:
-            changed.append(
-                {
-                    "w_id": s.id,
-                    "reported_bytes": s.reported_bytes,
-                    "charged_bytes": s.charged_bytes,
-                    "updated_at": s.updated_at,
-                    "nas_address": s.nas_address,
-                    "status": s.status,
-                }
-            )
-        s.new = s.changed = False
-    run_many(session, _NEW_SESSION, new)
-    run_many(session, _RADIUS_SESSION_WRITE, changed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,23 +192,6 @@ class CreditControlRequest:
     request_number: int
     requested_bytes: int | None = None
     used_bytes: int | None = None
-
-
-@dataclass(slots=True)
-class _GySession:
-    """A credit-control session's row, read once per group and written back once."""
-
-    id: str
-    card_id: int
-    status: str
-    last_request_number: int
-    reported_bytes: int
-    charged_bytes: int
-    started_at: datetime
-    updated_at: datetime
-    reservation_expires_at: datetime | None
-    new: bool = False
-    changed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,32 +220,6 @@ _STORED_ANSWERS = select(
 ).where(
     CreditControlAnswer.session_id.in_(bindparam("session_ids", expanding=True)),
     CreditControlAnswer.request_number.in_(bindparam("numbers", expanding=True)),
-)
-_GY_SESSION_COLUMNS = (
-    UsageSession.id,
-    UsageSession.card_id,
-    UsageSession.status,
-    UsageSession.last_request_number,
-    UsageSession.reported_bytes,
-    UsageSession.charged_bytes,
-    UsageSession.started_at,
-    UsageSession.updated_at,
-    UsageSession.reservation_expires_at,
-)
-_GY_SESSIONS = select(*_GY_SESSION_COLUMNS).where(
-    UsageSession.id.in_(bindparam("keys", expanding=True))
-)
-_GY_SESSION_WRITE = (
-    update(UsageSession)
-    .where(UsageSession.id == bindparam("w_id"))
-    .values(
-        status=bindparam("status"),
-        last_request_number=bindparam("last_request_number"),
-        reported_bytes=bindparam("reported_bytes"),
-        charged_bytes=bindparam("charged_bytes"),
-        updated_at=bindparam("updated_at"),
-        reservation_expires_at=bindparam("reservation_expires_at"),
-    )
 )
 _NEW_ANSWER = insert(table_of(CreditControlAnswer))
 
@@ -397,20 +264,7 @@ def credit_control_many(
         if (row.session_id, row.request_number) in pairs:
             stored[row.session_id, row.request_number] = row.answer
     keys = sorted({_gy_key(r.session_id) for r in requests})
-    gy_sessions = {
-        row.id: _GySession(
-            id=row.id,
-            card_id=row.card_id,
-            status=row.status,
-            last_request_number=row.last_request_number,
-            reported_bytes=row.reported_bytes,
-            charged_bytes=row.charged_bytes,
-            started_at=row.started_at,
-            updated_at=row.updated_at,
-            reservation_expires_at=row.reservation_expires_at,
-        )
-        for row in run(session, _GY_SESSIONS, {"keys": keys})
-    }
+    gy_sessions = _load_sessions(session, keys)
     book = charging.QuotaBook.load(
         session, [card.id for card in cards.values()], now, session_keys=keys
     )
@@ -448,47 +302,83 @@ def _gy_key(session_id: str) -> str:
     return f"gy:{session_id}"[:120]
 
 
-def _save_sessions(session: Session, gy_sessions: Iterable[_GySession]) -> None:
+@dataclass(slots=True)
+class _SessionRow:
+    """A `usage_sessions` row, read once per group, changed in memory, written back once."""
+
+    id: str
+    card_id: int
+    source: str
+    nas_address: str | None
+    reported_bytes: int
+    charged_bytes: int
+    last_request_number: int
+    status: str
+    started_at: datetime
+    updated_at: datetime
+    reservation_expires_at: datetime | None
+    new: bool = False
+    changed: bool = False
+
+    @classmethod
+    def opened(
+        cls, key: str, card_id: int, source: str, nas_address: str | None, now: datetime
+    ) -> _SessionRow:
+        return cls(key, card_id, source, nas_address, 0, 0, -1, "open", now, now, None, new=True)
+
+    def values(self, names: tuple[str, ...]) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in names}
+
+
+_SESSION_FIELDS = (
+    "id",
+    "card_id",
+    "source",
+    "nas_address",
+    "reported_bytes",
+    "charged_bytes",
+    "last_request_number",
+    "status",
+    "started_at",
+    "updated_at",
+    "reservation_expires_at",
+)
+_CHANGING = tuple(  # what a report can change
+    name for name in _SESSION_FIELDS if name not in ("id", "card_id", "source", "started_at")
+)
+_SESSIONS = select(*(getattr(UsageSession, name) for name in _SESSION_FIELDS)).where(
+    UsageSession.id.in_(bindparam("keys", expanding=True))
+)
+_SESSION_WRITE = (
+    update(UsageSession)
+    .where(UsageSession.id == bindparam("w_id"))
+    .values({name: bindparam(name) for name in _CHANGING})
+)
+
+
+def _load_sessions(session: Session, keys: list[str]) -> dict[str, _SessionRow]:
+    rows: dict[str, _SessionRow] = {}
+    for row in run(session, _SESSIONS, {"keys": keys}):
+        fields: dict[str, Any] = row._asdict()
+        rows[row.id] = _SessionRow(**fields)
+    return rows
+
+
+def _save_sessions(session: Session, rows: Iterable[_SessionRow]) -> None:
     new, changed = [], []
-    for s in gy_sessions:
-        if s.new:
-            new.append(
-                {
-                    "id": s.id,
-                    "card_id": s.card_id,
-                    "source": "gy",
-                    "nas_address": None,
-                    "reported_bytes": s.reported_bytes,
-                    "charged_bytes": s.charged_bytes,
-                    "last_request_number": s.last_request_number,
-                    "status": s.status,
-                    "started_at": s.started_at,
-                    "updated_at": s.updated_at,
-                    "reservation_expires_at": s.reservation_expires_at,
-                }
-            )
-        elif s.changed:
-            changed.append(
-                {
-                    "w_id": s.id,
-                    "status": s.status,
-                    "last_request_number": s.last_request_number,
-                    "reported_bytes": s.reported_bytes,
-                    "charged_bytes": s.charged_bytes,
-                    "updated_at": s.updated_at,
-                    "reservation_expires_at": s.reservation_expires_at,
-                }
-            )
-        s.new = s.changed = False
-    if new:
-        run_many(session, _NEW_SESSION, new)
-    if changed:
-        run_many(session, _GY_SESSION_WRITE, changed)
+    for row in rows:
+        if row.new:
+            new.append(row.values(_SESSION_FIELDS))
+        elif row.changed:
+            changed.append({"w_id": row.id, **row.values(_CHANGING)})
+        row.new = row.changed = False
+    run_many(session, _NEW_SESSION, new)
+    run_many(session, _SESSION_WRITE, changed)
 
 
 def _answer(
     book: charging.QuotaBook,
-    gy_sessions: dict[str, _GySession],
+    gy_sessions: dict[str, _SessionRow],
     ctx: Context,
     request: CreditControlRequest,
     card: _CardRow | None,
@@ -505,18 +395,7 @@ def _answer(
                 "request_type 'initial' first",
                 field="session_id",
             )
-        usage_session = _GySession(
-            id=key,
-            card_id=card.id,
-            status="open",
-            last_request_number=-1,
-            reported_bytes=0,
-            charged_bytes=0,
-            started_at=now,
-            updated_at=now,
-            reservation_expires_at=None,
-            new=True,
-        )
+        usage_session = _SessionRow.opened(key, card.id, "gy", None, now)
         gy_sessions[key] = usage_session
     elif usage_session.card_id != card.id:
         raise InvalidInput(

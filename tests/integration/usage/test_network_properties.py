@@ -6,7 +6,7 @@ has ended."""
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from hypothesis import HealthCheck, given, settings
@@ -24,6 +24,7 @@ from kuota.usage.models import Package, QuotaReservation, UsageRecord, UsageSess
 from factories import make_card, make_subscriber, publish_demo_plans
 
 MB = 10**6
+T = TypeVar("T")
 GY = 3
 RADIUS = 2
 op = st.one_of(
@@ -154,6 +155,34 @@ def test_interleaved_sessions_never_overspend(
         assert uncharged == 0  # honoured grants are always covered
 
 
+def _twin_cards(db: Database, ctx: Context, quota_mb: int) -> list[tuple[str, int]]:
+    """Two cards, (number, id), each with the same package of `quota_mb`."""
+    cards = []
+    with db.unit_of_work() as s:
+        if s.execute(select(func.count()).select_from(Package)).scalar_one() == 0:
+            publish_demo_plans(s, ctx)
+        for _ in range(2):
+            msisdn = make_card(s, ctx, make_subscriber(s, ctx), balance=0)
+            card_id = s.execute(select(Card.id).where(Card.msisdn == msisdn)).scalar_one()
+            usage.add_purchase(
+                s,
+                card_id=card_id,
+                plan_code="DATA-1GB-7D",
+                plan_version_id=1,
+                data_bytes=quota_mb * MB,
+                validity_days=7,
+                now=ctx.clock.now(),
+            )
+            cards.append((msisdn, card_id))
+    return cards
+
+
+def _cut(items: list[T], cuts: set[int]) -> list[list[T]]:
+    """The items in groups, cut before each index in `cuts`."""
+    bounds = [0, *sorted(c for c in cuts if c < len(items)), len(items)]
+    return [items[start:end] for start, end in itertools.pairwise(bounds)]
+
+
 step = st.tuples(
     st.integers(0, 2),  # which session
     st.sampled_from(["initial", "update", "update", "terminate"]),
@@ -180,24 +209,7 @@ def test_a_group_answers_every_request_as_it_would_be_answered_alone(
     every request the answer or refusal it gets alone, and leaves the same packages,
     sessions, reservations and usage: two cards with the same package get the same
     requests, one a transaction each, the other cut into groups."""
-    now = ctx.clock.now()
-    cards: list[tuple[str, int]] = []
-    with db.unit_of_work() as s:
-        if s.execute(select(func.count()).select_from(Package)).scalar_one() == 0:
-            publish_demo_plans(s, ctx)
-        for _ in range(2):
-            msisdn = make_card(s, ctx, make_subscriber(s, ctx), balance=0)
-            card_id = s.execute(select(Card.id).where(Card.msisdn == msisdn)).scalar_one()
-            usage.add_purchase(
-                s,
-                card_id=card_id,
-                plan_code="DATA-1GB-7D",
-                plan_version_id=1,
-                data_bytes=quota_mb * MB,
-                validity_days=7,
-                now=now,
-            )
-            cards.append((msisdn, card_id))
+    cards = _twin_cards(db, ctx, quota_mb)
 
     def requests_for(msisdn: str) -> list[network.CreditControlRequest]:
         numbers = [-1, -1, -1]
@@ -231,10 +243,9 @@ def test_a_group_answers_every_request_as_it_would_be_answered_alone(
             alone.append(shown(refusal, alone_msisdn))
     grouped_requests = requests_for(grouped_msisdn)
     grouped = []
-    bounds = [0, *sorted(c for c in cuts if c < len(grouped_requests)), len(grouped_requests)]
-    for start, end in itertools.pairwise(bounds):
+    for group in _cut(grouped_requests, cuts):
         with db.unit_of_work() as s:
-            outcomes = network.credit_control_many(s, ctx, grouped_requests[start:end])
+            outcomes = network.credit_control_many(s, ctx, group)
         grouped += [shown(outcome, grouped_msisdn) for outcome in outcomes]
     assert grouped == alone
 
@@ -296,23 +307,7 @@ def test_accounting_in_groups_charges_as_records_one_by_one(
     """RADIUS accounting in groups charges each record what it would charge alone, with
     retransmissions, late records and stops among them."""
     now = ctx.clock.now()
-    cards: list[tuple[str, int]] = []
-    with db.unit_of_work() as s:
-        if s.execute(select(func.count()).select_from(Package)).scalar_one() == 0:
-            publish_demo_plans(s, ctx)
-        for _ in range(2):
-            msisdn = make_card(s, ctx, make_subscriber(s, ctx), balance=0)
-            card_id = s.execute(select(Card.id).where(Card.msisdn == msisdn)).scalar_one()
-            usage.add_purchase(
-                s,
-                card_id=card_id,
-                plan_code="DATA-1GB-7D",
-                plan_version_id=1,
-                data_bytes=quota_mb * MB,
-                validity_days=7,
-                now=now,
-            )
-            cards.append((msisdn, card_id))
+    cards = _twin_cards(db, ctx, quota_mb)
 
     def records_for(msisdn: str) -> list[network.AccountingRecord]:
         totals = [0, 0, 0]
@@ -338,10 +333,9 @@ def test_accounting_in_groups_charges_as_records_one_by_one(
         alone.append((got.charged, got.uncharged, got.exhausted))
     grouped_records = records_for(grouped_msisdn)
     grouped = []
-    bounds = [0, *sorted(c for c in cuts if c < len(grouped_records)), len(grouped_records)]
-    for start, end in itertools.pairwise(bounds):
+    for group in _cut(grouped_records, cuts):
         with db.unit_of_work() as s:
-            outcomes = network.account_many(s, grouped_records[start:end], now)
+            outcomes = network.account_many(s, group, now)
         grouped += [(got.charged, got.uncharged, got.exhausted) for got in outcomes]
     assert grouped == alone
 
