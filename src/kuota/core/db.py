@@ -73,7 +73,9 @@ class _Many:
     positional: bool
 
 
-_many: dict[tuple[int, str], _Many] = {}
+# By the statement itself (kept alive here, so its id is never reused), the dialect and
+# the rows' keys: meant for statements built once, at import.
+_many: dict[tuple[Executable, str, tuple[str, ...]], _Many] = {}
 
 
 def run_many(session: Session, statement: Executable, rows: list[dict[str, Any]]) -> None:
@@ -83,15 +85,16 @@ def run_many(session: Session, statement: Executable, rows: list[dict[str, Any]]
     The statement is compiled once per dialect and each row's values go through their
     types' bind processors (UTC instants included), as `run` would do; what is skipped is
     the per-row parameter handling around it, which costs more than the row on the hot
-    path. Every row must have the same keys."""
+    path. Every row of one call must have the same keys; the statement should be one
+    built once (each one is kept with its compiled form)."""
     if not rows:
         return
     connection = session.connection()
     dialect = connection.dialect
-    key = (id(statement), dialect.name)
+    key = (statement, dialect.name, tuple(rows[0]))
     plan = _many.get(key)
     if plan is None:
-        compiled = cast(Any, statement).compile(dialect=dialect, column_keys=list(rows[0]))
+        compiled = cast(Any, statement).compile(dialect=dialect, column_keys=list(key[2]))
         positional = compiled.positiontup is not None
         names = tuple(compiled.positiontup if positional else compiled.binds)
         processors = tuple(compiled.binds[name].type.bind_processor(dialect) for name in names)

@@ -1,0 +1,67 @@
+"""`run_many`: the driver's executemany for prebuilt statements, values through their
+column types as `run` would send them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from sqlalchemy import bindparam, insert, select, update
+
+from kuota.cards.models import Card
+from kuota.core.context import Context
+from kuota.core.db import Database, run_many, table_of
+from kuota.usage.models import CreditControlAnswer, UsageRecord
+
+from factories import make_card, make_subscriber
+
+_ANSWER = insert(table_of(CreditControlAnswer))
+_REWRITE = (
+    update(CreditControlAnswer)
+    .where(CreditControlAnswer.session_id == bindparam("w_id"))
+    .values(answer=bindparam("text"))
+)
+
+
+def test_rows_keep_their_values_and_instants_come_back_in_utc(db: Database) -> None:
+    jakarta = timezone(timedelta(hours=7))
+    at = datetime(2026, 11, 25, 10, 0, 0, 123456, tzinfo=jakarta)
+    with db.unit_of_work() as s:
+        run_many(
+            s,
+            _ANSWER,
+            [
+                {"session_id": f"s{i}", "request_number": i, "answer": "{}", "created_at": at}
+                for i in range(3)
+            ],
+        )
+        run_many(s, _REWRITE, [{"w_id": "s1", "text": '{"again": true}'}])
+        run_many(s, _REWRITE, [])  # nothing to write is not an error
+    with db.unit_of_work(write=False) as s:
+        rows = s.execute(
+            select(CreditControlAnswer).order_by(CreditControlAnswer.session_id)
+        ).scalars()
+        got = [(r.session_id, r.request_number, r.answer, r.created_at) for r in rows]
+    utc = at.astimezone(UTC)
+    assert got == [
+        ("s0", 0, "{}", utc),
+        ("s1", 1, '{"again": true}', utc),
+        ("s2", 2, "{}", utc),
+    ]
+
+
+def test_one_statement_given_other_columns_is_compiled_for_them(db: Database, ctx: Context) -> None:
+    """The same INSERT, later given rows without its optional columns, leaves them NULL
+    instead of reusing the first call's column list."""
+    at = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    statement = insert(table_of(UsageRecord))
+    with db.unit_of_work() as s:
+        msisdn = make_card(s, ctx, make_subscriber(s, ctx))
+        card_id = s.execute(select(Card.id).where(Card.msisdn == msisdn)).scalar_one()
+        common = {"card_id": card_id, "source": "t", "recorded_at": at, "uncharged_bytes": 0}
+        run_many(s, statement, [{**common, "bytes": 1, "session_id": "s", "package_id": None}])
+        run_many(s, statement, [{**common, "bytes": 2}])
+    with db.unit_of_work(write=False) as s:
+        rows = s.execute(
+            select(UsageRecord.bytes, UsageRecord.session_id).order_by(UsageRecord.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [(1, "s"), (2, None)]
