@@ -101,7 +101,7 @@ def network_element_add(name: str) -> None:
 
 @network_elements_app.command("rekey")
 def network_element_rekey(name: str) -> None:
-    """A new key for a gateway; the old one stops working within a minute."""
+    """A new key for a gateway; the old one stops working within 10 seconds."""
     now = SystemClock().now()
     added = _change(lambda s: elements.rekey_network_element(s, name=name, actor=ACTOR, now=now))
     console.print(f"New X-Network-Key for {added.name!r} (shown once): {added.secret}")
@@ -109,7 +109,7 @@ def network_element_rekey(name: str) -> None:
 
 @network_elements_app.command("remove")
 def network_element_remove(name: str) -> None:
-    """Refuse a gateway's key from now on (within a minute for web processes that proved
+    """Refuse a gateway's key from now on (within 10 seconds for web processes that proved
     it just before)."""
     now = SystemClock().now()
     _change(lambda s: elements.remove_network_element(s, name=name, actor=ACTOR, now=now))

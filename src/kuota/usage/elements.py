@@ -122,7 +122,7 @@ def add_network_element(session: Session, *, name: str, actor: str, now: datetim
 
 
 def rekey_network_element(session: Session, *, name: str, actor: str, now: datetime) -> Registered:
-    """A new key for the gateway; the old one stops working (within a minute, for web
+    """A new key for the gateway; the old one stops working (within 10 seconds, for web
     processes that proved it just before)."""
     element = _element(session, name)
     key = secrets.token_urlsafe(32)

@@ -237,3 +237,34 @@ def test_a_body_that_is_not_json_is_named_and_changes_nothing(gy: TestClient) ->
         headers=headers,
     )
     assert extra.status_code == 422 and "bonus" in extra.json()["detail"]
+
+
+def test_a_removed_gateway_key_is_refused_once_its_cache_runs_out(
+    gy: TestClient, demo_db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kuota.api.routers import network as door
+    from kuota.usage import elements
+
+    with demo_db.unit_of_work() as s:
+        key = elements.add_network_element(s, name="pgw-x", actor="t", now=clock.now()).secret
+    body = {"session_id": "rk", "msisdn": CARD, "request_type": "initial", "request_number": 0}
+
+    def status(number: int) -> int:
+        answer = gy.post(
+            "/api/v1/credit-control",
+            json={
+                **body,
+                "request_number": number,
+                "request_type": "update" if number else "initial",
+            },
+            headers={"X-Network-Key": key},
+        )
+        return answer.status_code
+
+    assert status(0) == 200
+    with demo_db.unit_of_work() as s:
+        elements.remove_network_element(s, name="pgw-x", actor="t", now=clock.now())
+    assert status(1) == 200  # proven a moment ago: still remembered
+    real = door._monotonic
+    monkeypatch.setattr(door, "_monotonic", lambda: real() + door._KEY_CACHE_SECONDS + 1)
+    assert status(2) == 401
