@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuota.auth import service as auth
 from kuota.auth.models import Role
 from kuota.cards import service as cards
+from kuota.cards.models import Card
 from kuota.catalog import service as catalog
 from kuota.core.context import Context
 from kuota.core.money import Money
 from kuota.core.principal import Principal
 from kuota.demo import PLANS
 from kuota.ledger import service as ledger
+from kuota.usage import charging
 
 _numbers = itertools.count(1)
 
@@ -125,3 +129,19 @@ class FlakySender:
             self.failures -= 1
             raise ConnectionError("gateway down")
         self.sent.append(recipient)
+
+
+def lock_card(session: Session, card_id: int) -> None:
+    """The card's row lock, as the engine takes it before changing its packages."""
+    session.execute(select(Card.id).where(Card.id == card_id).with_for_update()).first()
+
+
+def charge_card(
+    session: Session, card_id: int, used_bytes: int, now: datetime, *, source: str
+) -> charging.Charge:
+    """One charge on its own, under the card's lock, by the engine's rule."""
+    lock_card(session, card_id)
+    book = charging.QuotaBook.load(session, [card_id], now)
+    result = book.charge(card_id, used_bytes, source=source)
+    book.save(session)
+    return result

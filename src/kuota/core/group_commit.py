@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -32,7 +32,6 @@ from kuota.core.db import Database
 from kuota.core.errors import GatewayBusy, KuotaError
 
 log = logging.getLogger("kuota.group_commit")
-T = TypeVar("T")
 
 
 class Overloaded(GatewayBusy):
@@ -103,11 +102,6 @@ class GroupCommit:
         if self._runner is None:
             self.start()
         return future
-
-    async def run_one(self, order_key: str, work: Callable[[Session], T]) -> T:
-        """Run one callable (with the default `write_many`) in the next group."""
-        result: T = await self.submit(order_key, work)
-        return result
 
     @property
     def backlog(self) -> int:

@@ -10,11 +10,12 @@ The rules run in memory, on a `QuotaBook`: the packages of some cards and the
 reservations of some sessions, read once under the cards' row locks, changed by any
 number of charges, grants and releases, and written back once (`save`): one
 statement per table however many requests a group commit holds. The caller takes
-the cards' locks first (`lock_cards`; PostgreSQL, in card-number order; SQLite
-writers are serial), so nothing else changes those rows between the read and the
-write. The package writes are deltas and the database checks the bounds again
-(`quota_used_bytes` within 0..total, reservations never negative; migration 0006),
-so a broken rule fails the transaction instead of spending what the card has not.
+the cards' locks first (`usage.network` does, in one `SELECT … FOR UPDATE` in
+card-number order on PostgreSQL; SQLite writers are serial), so nothing else changes
+those rows between the read and the write. The package writes are deltas and the
+database checks the bounds again (`quota_used_bytes` within 0..total, reservations
+never negative; migration 0006), so a broken rule fails the transaction instead of
+spending what the card has not.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from kuota.cards.models import Card
 from kuota.core.db import run, run_many, table_of
 from kuota.core.errors import InvalidInput
 from kuota.usage.models import Package, QuotaReservation, UsageRecord
@@ -75,7 +75,6 @@ _DROP_HELD = delete(table_of(QuotaReservation)).where(
 )
 _HOLD = insert(table_of(QuotaReservation))
 _RECORD = insert(table_of(UsageRecord))
-_LOCK_CARD = select(Card.id).where(Card.id == bindparam("card_id")).with_for_update()
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,25 +285,5 @@ class QuotaBook:
         self._records = []
 
 
-def lock_card(session: Session, card_id: int) -> None:
-    run(session, _LOCK_CARD, {"card_id": card_id}).first()
-
-
 def quota_of(session: Session, card_id: int, now: datetime) -> Quota:
     return QuotaBook.load(session, [card_id], now).quota(card_id)
-
-
-def charge(
-    session: Session,
-    card_id: int,
-    used_bytes: int,
-    now: datetime,
-    *,
-    source: str,
-    session_id: str | None = None,
-) -> Charge:
-    """One charge on its own (the caller holds the card's lock)."""
-    book = QuotaBook.load(session, [card_id], now)
-    result = book.charge(card_id, used_bytes, source=source, session_id=session_id)
-    book.save(session)
-    return result

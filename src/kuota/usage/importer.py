@@ -34,7 +34,7 @@ kept, so importing the file again once the card exists charges it.
 
 Charging. Each record draws from the card's packages that were active when it was
 used (``starts_at <= recorded_at < expires_at``), earliest expiry first, by
-`charging.charge`'s rule: quota no open session holds first, then reserved quota;
+`charging.QuotaBook.charge`'s rule: quota no open session holds first, then reserved quota;
 what is left over is recorded as uncharged, never below zero. The record's time,
 not the clock, decides: usage belongs to the package that was active when it was
 used, so a file imported days late still charges the packages of its day, and use
@@ -710,7 +710,7 @@ class _Draws:
 def _draw(by_card: dict[int, list[_Row]], packages: dict[int, list[_Package]]) -> _Draws:
     """Draw each card's records, in order, from its packages active at the record's time,
     earliest expiry first (`packages` are in that order): quota no session holds first,
-    then reserved quota, as `charging.charge` does. Sums what each package gave and
+    then reserved quota, as `charging.QuotaBook.charge` does. Sums what each package gave and
     what each card's records used per package (None: uncharged)."""
     taken: dict[int, int] = {}
     usage: list[dict[str, Any]] = []

@@ -27,9 +27,11 @@ from kuota.core.context import Context
 from kuota.core.db import Database
 from kuota.radius import RadiusThread, start_in_thread
 from kuota.radius.attributes import dictionary, session_key, split_quota
-from kuota.usage import charging, network
+from kuota.usage import network
 from kuota.usage import service as usage
 from kuota.usage.models import Package, RadiusClient, UsageSession
+
+from factories import charge_card, lock_card
 
 if shutil.which("radclient") is None:
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
@@ -184,7 +186,7 @@ def server(demo_db: Database, ctx: Context, listener: DisconnectListener) -> Ite
 def give_package(db: Database, ctx: Context, msisdn: str, plan_code: str) -> None:
     with db.unit_of_work() as s:
         card_id = s.execute(select(Card.id).where(Card.msisdn == msisdn)).scalar_one()
-        charging.lock_card(s, card_id)
+        lock_card(s, card_id)
         plan = catalog.current_plan(s, plan_code)
         usage.add_purchase(
             s,
@@ -289,8 +291,7 @@ def test_reject_a_used_up_card_as_used_up(
     give_package(demo_db, ctx, CARD_1, "DATA-1GB-7D")
     with demo_db.unit_of_work() as s:
         card_id = s.execute(select(Card.id).where(Card.msisdn == CARD_1)).scalar_one()
-        charging.lock_card(s, card_id)
-        charging.charge(s, card_id, GB, ctx.clock.now(), source="test")
+        charge_card(s, card_id, GB, ctx.clock.now(), source="test")
 
     reply = access(server, f"User-Name = {CARD_1}, Message-Authenticator = 0x00")
 

@@ -21,12 +21,12 @@ from kuota.cards.models import Card
 from kuota.catalog import service as catalog
 from kuota.core.context import Context
 from kuota.core.db import Database
-from kuota.usage import charging, importer
+from kuota.usage import importer
 from kuota.usage import service as usage
 from kuota.usage.importer import ImportFileError, ImportSummary, import_usage
 from kuota.usage.models import ImportedRecord, Package, UsageRecord
 
-from factories import make_card, make_subscriber, publish_demo_plans
+from factories import charge_card, make_card, make_subscriber, publish_demo_plans
 
 GB = 10**9
 MB = 10**6
@@ -488,7 +488,7 @@ def test_csv_columns_may_come_in_any_order_with_others_beside_them(
 def test_the_import_matches_charging_record_by_record(
     db: Database, ctx: Context, tmp_path: Path
 ) -> None:
-    """The batched draw is `charging.charge`'s rule: two cards with the same packages,
+    """The batched draw is `QuotaBook.charge`'s rule: two cards with the same packages,
     one charged by import, one by `charge` per record, end with the same packages."""
     now = ctx.clock.now()
     imported, charged = new_card(db, ctx), new_card(db, ctx)
@@ -517,7 +517,7 @@ def test_the_import_matches_charging_record_by_record(
     run_import(db, ctx, write_csv(tmp_path / "m.csv", records), batch_size=16, window=50)
     for _, _, _, nbytes, written in records:
         with db.unit_of_work() as s:
-            charging.charge(s, charged.id, nbytes, datetime.fromisoformat(written), source="radius")
+            charge_card(s, charged.id, nbytes, datetime.fromisoformat(written), source="radius")
     assert [used(db, p) for p in package_ids[imported.id]] == [
         used(db, p) for p in package_ids[charged.id]
     ]

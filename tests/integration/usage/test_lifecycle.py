@@ -25,12 +25,12 @@ from kuota.notify.models import OutboxMessage
 from kuota.renewals import service as renewals
 from kuota.renewals.models import Channel, Renewal
 from kuota.renewals.service import RenewalRequest
-from kuota.usage import charging, lifecycle, network
+from kuota.usage import lifecycle, network
 from kuota.usage import service as usage
 from kuota.usage.lifecycle import SweepStats
 from kuota.usage.models import Package, QuotaReservation, ReminderSent
 
-from factories import make_card, make_subscriber, publish_demo_plans, rupiah
+from factories import charge_card, make_card, make_subscriber, publish_demo_plans, rupiah
 
 GB = 10**9
 MB = 10**6
@@ -235,12 +235,12 @@ def test_low_quota_is_told_once_per_period(
     outbox = Outbox(db)
     outbox.new()
     with db.unit_of_work() as s:
-        charging.charge(s, card_id, 850 * MB, clock.now(), source="import")
+        charge_card(s, card_id, 850 * MB, clock.now(), source="import")
     assert sweep(db, ctx) == {}  # 15 % left
 
     clock.advance(timedelta(hours=1))
     with db.unit_of_work() as s:
-        charging.charge(s, card_id, 60 * MB, clock.now(), source="import")
+        charge_card(s, card_id, 60 * MB, clock.now(), source="import")
     assert sweep(db, ctx) == {"low_quota": 1}  # 9 % left
     sent = outbox.new()
     assert {(channel, to) for channel, to, _, _ in sent} == {("sms", msisdn), ("email", user.name)}
@@ -248,14 +248,14 @@ def test_low_quota_is_told_once_per_period(
     assert all("90 MB left (9%)" in body for *_, body in sent)
 
     with db.unit_of_work() as s:
-        charging.charge(s, card_id, 90 * MB, clock.now(), source="import")
+        charge_card(s, card_id, 90 * MB, clock.now(), source="import")
     assert sweep(db, ctx) == {}  # used up: still the same period, told already
     assert outbox.new() == []
 
     buy(db, ctx, user, msisdn)  # extended: +1 GB, a new period, no longer low
     assert sweep(db, ctx) == {}
     with db.unit_of_work() as s:
-        charging.charge(s, card_id, 950 * MB, clock.now(), source="import")
+        charge_card(s, card_id, 950 * MB, clock.now(), source="import")
     assert sweep(db, ctx) == {"low_quota": 1}  # low again in the new period
     assert [end for (end,) in _reminders(db, "low")] == [expiry, expiry + WEEK]
 
