@@ -97,7 +97,12 @@ def run_many(session: Session, statement: Executable, rows: list[dict[str, Any]]
         compiled = cast(Any, statement).compile(dialect=dialect, column_keys=list(key[2]))
         positional = compiled.positiontup is not None
         names = tuple(compiled.positiontup if positional else compiled.binds)
-        processors = tuple(compiled.binds[name].type.bind_processor(dialect) for name in names)
+        # The dialect's own processor (`_cached_bind_processor`, as SQLAlchemy's execute
+        # uses): the generic type's would hand SQLite's driver a datetime, which it
+        # stores in another text form ("…+00:00") than every other write.
+        processors = tuple(
+            compiled.binds[name].type._cached_bind_processor(dialect) for name in names
+        )
         plan = _Many(compiled.string, names, processors, positional)
         _many[key] = plan
     pairs = list(zip(plan.names, plan.processors, strict=True))

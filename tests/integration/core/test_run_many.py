@@ -65,3 +65,32 @@ def test_one_statement_given_other_columns_is_compiled_for_them(db: Database, ct
             select(UsageRecord.bytes, UsageRecord.session_id).order_by(UsageRecord.id)
         ).all()
     assert [tuple(r) for r in rows] == [(1, "s"), (2, None)]
+
+
+def test_instants_are_stored_as_run_stores_them(db: Database) -> None:
+    """The same instant written by `run_many` and by a plain execute is the same stored
+    value, so the database compares and orders them alike (SQLite keeps text)."""
+    for microsecond in (123456, 0):
+        at = datetime(2026, 11, 25, 10, 0, 0, microsecond, tzinfo=UTC)
+        many, single = f"many-{microsecond}", f"single-{microsecond}"
+        row = {"request_number": 1, "answer": "{}", "created_at": at}
+        with db.unit_of_work() as s:
+            run_many(s, _ANSWER, [{"session_id": many, **row}])
+            s.execute(_ANSWER, {"session_id": single, **row})
+        with db.unit_of_work(write=False) as s:
+            stored = dict(
+                s.connection()
+                .exec_driver_sql(
+                    "SELECT session_id, CAST(created_at AS TEXT) FROM credit_control_answers"
+                    f" WHERE session_id IN ('{many}', '{single}')"
+                )
+                .all()
+            )
+            same_instant = s.execute(
+                select(CreditControlAnswer.session_id).where(
+                    CreditControlAnswer.session_id.in_([many, single]),
+                    CreditControlAnswer.created_at == at,
+                )
+            ).scalars()
+        assert stored[many] == stored[single]
+        assert sorted(same_instant) == sorted([many, single])
