@@ -100,7 +100,7 @@ def demo(
     """Create or upgrade the database, load the demo data, and run the web server, the
     background worker and the RADIUS server until Ctrl-C."""
     from kuota import demo as demo_data
-    from kuota.api.app import create_app
+    from kuota.api.app import create_app, served
     from kuota.core.clock_store import SharedBusinessClock
 
     db_path = db.resolve()
@@ -148,7 +148,7 @@ def demo(
     )
     console.print(f"Database {db_path}")
     try:
-        uvicorn.run(web, host=host, port=port, log_level="warning")
+        uvicorn.run(served(web), host=host, port=port, log_level="warning")
     finally:
         stop.set()
         database.dispose()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
-from kuota.api.app import create_app
+from kuota.api.app import create_app, served
 from kuota.core.config import Settings
 
 
-def create_from_env() -> FastAPI:
-    return create_app(Settings())
+def create_from_env() -> ASGIApp:
+    return served(create_app(Settings()))

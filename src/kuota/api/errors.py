@@ -58,11 +58,16 @@ def wants_page(request: Request) -> bool:
     )
 
 
+def log_server_error(exc: KuotaError) -> None:
+    """A refusal that is the server's fault (5xx: busy, misconfigured) is logged."""
+    if exc.status >= 500:
+        log.error("server error: %s", exc.detail)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(KuotaError)
     async def _kuota(request: Request, exc: KuotaError) -> Response:
-        if exc.status >= 500:
-            log.error("server error: %s", exc.detail)
+        log_server_error(exc)
         if wants_page(request):
             page: Response = await request.app.state.html_error(request, exc)
             return page
@@ -92,13 +97,18 @@ def install(app: FastAPI) -> None:
                 request, Unexpected("kuota hit an unexpected error and applied nothing")
             )
             return page
-        return problem_response(
-            500,
-            {
-                "type": "about:blank",
-                "title": "Internal error",
-                "status": 500,
-                "detail": "kuota hit an unexpected error and applied nothing; retry with the "
-                "same Idempotency-Key",
-            },
-        )
+        return unexpected_response()
+
+
+def unexpected_response() -> Response:
+    """500 problem+json for an error nobody foresaw (the caller logs it)."""
+    return problem_response(
+        500,
+        {
+            "type": "about:blank",
+            "title": "Internal error",
+            "status": 500,
+            "detail": "kuota hit an unexpected error and applied nothing; retry with the "
+            "same Idempotency-Key",
+        },
+    )

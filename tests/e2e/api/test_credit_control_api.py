@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from kuota.api.app import create_app
+from kuota.api.app import create_app, served
 from kuota.cards.models import Card
 from kuota.core.clock import FixedClock
 from kuota.core.config import Settings
@@ -38,7 +38,8 @@ def gy(demo_db: Database, settings: Settings, clock: FixedClock) -> Iterator[Tes
             validity_days=7,
             now=clock.now(),
         )
-    app = create_app(settings, db=demo_db, clock=clock)
+    # As a server runs it: the credit-control lane ahead of the framework.
+    app = served(create_app(settings, db=demo_db, clock=clock))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
@@ -268,3 +269,53 @@ def test_a_removed_gateway_key_is_refused_once_its_cache_runs_out(
     real = door._monotonic
     monkeypatch.setattr(door, "_monotonic", lambda: real() + door._KEY_CACHE_SECONDS + 1)
     assert status(2) == 401
+
+
+def test_the_app_alone_answers_through_its_own_lane(
+    demo_db: Database, settings: Settings, clock: FixedClock
+) -> None:
+    """`create_app` without `served` (as tests and embedders use it) answers the same."""
+    app = create_app(settings, db=demo_db, clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        status, answer = ask(client, msisdn="+6281100000999")
+        broken = client.post("/api/v1/credit-control", content=b"{", headers=KEY)
+    assert (status, answer["result_code"]) == (200, 5030)
+    assert broken.status_code == 422
+
+
+def test_a_body_too_large_is_refused_unread(gy: TestClient) -> None:
+    huge = b'{"session_id": "' + b"x" * 20_000 + b'"}'
+    answer = gy.post("/api/v1/credit-control", content=huge, headers=KEY)
+    assert answer.status_code == 413
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "16384 bytes" in answer.json()["detail"]
+
+
+def test_an_unexpected_error_is_a_logged_500_that_changes_nothing(
+    gy: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_args: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(network, "credit_control_many", broken)
+    with caplog.at_level("ERROR", logger="kuota.api"):
+        status, problem = ask(gy)
+    assert status == 500 and "applied nothing" in problem["detail"]
+    logged = [r for r in caplog.records if r.message == "unexpected error"]
+    assert logged and "disk on fire" in str(logged[0].exc_info)
+    monkeypatch.undo()
+    status, first = ask(gy)  # nothing was kept of the failed request
+    assert status == 200 and first["granted_bytes"] == 100 * MB
+
+
+def test_a_full_queue_is_a_logged_503(
+    demo_db: Database, settings: Settings, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(settings, db=demo_db, clock=clock)
+    with TestClient(served(app), raise_server_exceptions=False) as client:
+        app.state.credit_control.queue_limit = 0
+        with caplog.at_level("ERROR", logger="kuota.api"):
+            status, problem = ask(client)
+    assert status == 503 and problem["type"].endswith("/overloaded")
+    assert "retry in a moment" in problem["detail"]
+    assert any(r.message.startswith("server error: the server is busy") for r in caplog.records)

@@ -2,16 +2,19 @@
 
 Credit control is the hot path: a packet gateway asks for every slice of every
 session. Its requests are served by `CreditControlLane`, a plain ASGI layer in front
-of the framework's routing (which costs more per request than the work itself), and
-answered through a group commit: requests that arrive while a commit is under way
-share the next transaction, which `network.credit_control_many` does in one read and
-one write per table. The route below declares the same endpoint for the OpenAPI
-document and serves it where the lane is not installed; both answer through
+of the framework (whose middleware and routing cost more per request than the work
+itself), and answered through a group commit: requests that arrive while a commit is
+under way share the next transaction, which `network.credit_control_many` does in one
+read and one write per table. A served app has the lane outermost (`app.served`);
+`create_app` also installs it as the app's outermost middleware, so an app used
+directly (tests) answers the same way. The route below declares the same endpoint for
+the OpenAPI document and serves it where neither is in place; all answer through
 `answer_credit_control`.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Annotated, Any, Literal
 
@@ -22,7 +25,12 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kuota.api.answers import json_response
-from kuota.api.errors import problem_response, validation_problem
+from kuota.api.errors import (
+    log_server_error,
+    problem_response,
+    unexpected_response,
+    validation_problem,
+)
 from kuota.auth import service as auth
 from kuota.cards.rules import normalize_msisdn
 from kuota.core.db import Database
@@ -33,6 +41,8 @@ from kuota.usage import network
 
 router = APIRouter(tags=["network"])
 PATH = "/api/v1/credit-control"
+MAX_BODY_BYTES = 16 * 1024  # a credit-control body is a few hundred bytes
+log = logging.getLogger("kuota.api")
 
 
 class CreditControlIn(BaseModel):
@@ -95,13 +105,18 @@ async def answer_credit_control(app: Any, body: CreditControlIn, key: str | None
             return json_response(await run_in_threadpool(alone))
         return json_response(await writer.submit(_order_key(body.msisdn), request))
     except KuotaError as refusal:
+        log_server_error(refusal)
         return problem_response(refusal.status, refusal.problem())
 
 
 class CreditControlLane:
     """ASGI: `POST /api/v1/credit-control` straight to `answer_credit_control`, every
-    other request on to the app. Invalid bodies get the same problem+json (422) as
-    everywhere else in the API."""
+    other request on to `app`. Errors get the same problem+json as everywhere else in
+    the API: an invalid body 422, a body over `MAX_BODY_BYTES` 413, an unexpected error
+    500 (logged).
+
+    Outermost, `app` is the kuota app itself; as the app's middleware, the app is in the
+    scope (Starlette puts it there)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -110,11 +125,26 @@ class CreditControlLane:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        try:
+            response = await self._answer(scope, receive)
+        except Exception:
+            log.exception("unexpected error")
+            response = unexpected_response()
+        await response(scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive) -> Response:
         chunks = []
+        size = 0
         more = True
         while more:
             message = await receive()
-            chunks.append(message.get("body", b""))
+            if message["type"] == "http.disconnect":
+                return Response(status_code=499)  # nobody is left to read it
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return problem_response(413, _too_large())
+            chunks.append(chunk)
             more = message.get("more_body", False)
         key = None
         for name, value in scope["headers"]:
@@ -123,10 +153,17 @@ class CreditControlLane:
         try:
             body = CreditControlIn.model_validate_json(b"".join(chunks))
         except ValidationError as exc:
-            response = problem_response(422, validation_problem(exc.errors()))
-        else:
-            response = await answer_credit_control(scope["app"], body, key)
-        await response(scope, receive, send)
+            return problem_response(422, validation_problem(exc.errors()))
+        return await answer_credit_control(scope.get("app", self.app), body, key)
+
+
+def _too_large() -> dict[str, Any]:
+    return {
+        "type": "https://kuota.dev/problems/too-large",
+        "title": "Body too large",
+        "status": 413,
+        "detail": f"a credit-control request body is at most {MAX_BODY_BYTES} bytes",
+    }
 
 
 # Keys proven recently, by their hash, so the hot path skips the lookup; a removed
