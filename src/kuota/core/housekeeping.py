@@ -1,9 +1,16 @@
 """Forgetting what is no longer needed: replayable answers past any retry, ended browser
-sessions, spent one-time codes, old sign-in attempts. Run by `kuota worker` hourly.
+sessions and API tokens, spent one-time codes, old sign-in attempts, and usage records
+past the time anyone is shown or asks about them. Run by `kuota worker` hourly.
 
-Every cut-off is in real time (these are security and retry timers, not business
-dates), and none touches money: payments, renewals, the ledger and the audit log are
-kept for good.
+Every cut-off is in real time (these are security and retry timers, and a retention
+period, not business dates), and none touches money: payments, renewals, the ledger,
+packages and the audit log are kept for good.
+
+Usage records are the biggest table (one row per charge), so they go oldest first, in
+slices of their key (which grows with time), `USAGE_SLICE` rows to a transaction: no
+pass scans the whole table or holds the writer long. A pass stops at the first slice
+that holds a record still kept; a record imported late (an old time, a new key) waits
+until the records a slice before it have gone.
 """
 
 from __future__ import annotations
@@ -13,13 +20,13 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Delete, delete
+from sqlalchemy import Delete, bindparam, delete, func, select
 
-from kuota.auth.models import OneTimeCode, SignInAttempt, WebSession
+from kuota.auth.models import ApiToken, OneTimeCode, SignInAttempt, WebSession
 from kuota.core.clock import real_now
 from kuota.core.db import Database, run
 from kuota.core.models import IdempotencyRecord
-from kuota.usage.models import CreditControlAnswer
+from kuota.usage.models import CreditControlAnswer, UsageRecord
 
 log = logging.getLogger("kuota.housekeeping")
 
@@ -34,9 +41,14 @@ class Retention:
     sign_in_attempts: timedelta = timedelta(days=90)
     # Codes live 5 minutes; a day keeps them for anyone looking into a complaint.
     one_time_codes: timedelta = timedelta(days=1)
+    # Usage per day is shown for a package's life; a year and a month covers a
+    # subscriber's questions about last year's bill and an operator's audit.
+    usage_records: timedelta = timedelta(days=400)
 
 
 RETENTION = Retention()
+USAGE_SLICE = 10_000  # usage records looked at per transaction
+USAGE_SLICES_PER_PASS = 100  # at most a million a pass; the next pass goes on
 
 
 def _statements(now: datetime, keep: Retention) -> dict[str, Delete]:
@@ -54,7 +66,31 @@ def _statements(now: datetime, keep: Retention) -> dict[str, Delete]:
             OneTimeCode.expires_at < now - keep.one_time_codes
         ),
         "web_sessions": delete(WebSession).where(WebSession.expires_at < now),
+        # An expired token is refused already; only its hash was kept.
+        "api_tokens": delete(ApiToken).where(ApiToken.expires_at < now),
     }
+
+
+_OLDEST_USAGE = select(func.min(UsageRecord.id))
+_USAGE_SLICE = UsageRecord.id < bindparam("below")
+_DROP_USAGE = delete(UsageRecord).where(_USAGE_SLICE, UsageRecord.recorded_at < bindparam("cut"))
+_KEPT_USAGE = select(func.count()).select_from(UsageRecord).where(_USAGE_SLICE)
+
+
+def _purge_usage(db: Database, cut: datetime) -> int:
+    """Usage records from before `cut`, oldest key first, a slice per transaction."""
+    removed = 0
+    for _ in range(USAGE_SLICES_PER_PASS):
+        with db.unit_of_work() as session:
+            oldest = run(session, _OLDEST_USAGE).scalar()
+            if oldest is None:
+                break
+            params = {"below": oldest + USAGE_SLICE, "cut": cut}
+            removed += int(run(session, _DROP_USAGE, params).rowcount or 0)
+            kept = run(session, _KEPT_USAGE, params).scalar_one()
+        if kept:  # this slice reaches records still kept: later slices are newer
+            break
+    return removed
 
 
 def purge(
@@ -66,6 +102,7 @@ def purge(
     for table, statement in _statements(moment, keep).items():
         with db.unit_of_work() as session:
             counts[table] = int(run(session, statement).rowcount or 0)
+    counts["usage_records"] = _purge_usage(db, moment - keep.usage_records)
     return counts
 
 
