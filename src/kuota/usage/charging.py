@@ -70,10 +70,19 @@ _MOVE = (
         quota_reserved_bytes=Package.quota_reserved_bytes + bindparam("d_reserved"),
     )
 )
-_DROP_HELD = delete(table_of(QuotaReservation)).where(
-    QuotaReservation.session_id.in_(bindparam("keys", expanding=True))
-)
 _HOLD = insert(table_of(QuotaReservation))
+_REHOLD = (
+    update(QuotaReservation)
+    .where(
+        QuotaReservation.session_id == bindparam("w_session"),
+        QuotaReservation.package_id == bindparam("w_package"),
+    )
+    .values(bytes=bindparam("bytes"))
+)
+_UNHOLD = delete(table_of(QuotaReservation)).where(
+    QuotaReservation.session_id == bindparam("w_session"),
+    QuotaReservation.package_id == bindparam("w_package"),
+)
 _RECORD = insert(table_of(UsageRecord))
 
 
@@ -118,7 +127,8 @@ class QuotaBook:
     _active: dict[int, list[_Package]] = field(default_factory=dict)  # card → draw order
     _packages: dict[int, _Package] = field(default_factory=dict)
     _held: dict[str, dict[int, int]] = field(default_factory=dict)  # session → package → bytes
-    _released: set[str] = field(default_factory=set)  # sessions whose rows are rewritten
+    _held_before: dict[str, dict[int, int]] = field(default_factory=dict)  # as stored
+    _released: set[str] = field(default_factory=set)  # sessions whose holds may have changed
     _records: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
@@ -153,6 +163,7 @@ class QuotaBook:
                 book._active.setdefault(package.card_id, []).append(package)
         for key in session_keys:
             book._held.setdefault(key, {})
+        book._held_before = {key: dict(held) for key, held in book._held.items()}
         return book
 
     def quota(self, card_id: int) -> Quota:
@@ -266,17 +277,27 @@ class QuotaBook:
         ]
         if moves:
             run_many(session, _MOVE, moves)
-        if self._released:
-            keys = sorted(self._released)
-            run(session, _DROP_HELD, {"keys": keys})
-            holds = [
-                {"session_id": key, "package_id": package_id, "bytes": amount}
-                for key in keys
-                for package_id, amount in self._held[key].items()
-                if amount
+        # Reservations as rows: only those that changed. A session re-granted the same
+        # slice from the same package (the usual update) writes none.
+        new, changed, gone = [], [], []
+        for key in sorted(self._released):
+            before = self._held_before.get(key, {})
+            after = {package_id: amount for package_id, amount in self._held[key].items() if amount}
+            for package_id, amount in after.items():
+                row = {"bytes": amount, "w_session": key, "w_package": package_id}
+                if package_id not in before:
+                    new.append({"session_id": key, "package_id": package_id, "bytes": amount})
+                elif before[package_id] != amount:
+                    changed.append(row)
+            gone += [
+                {"w_session": key, "w_package": package_id}
+                for package_id in before
+                if package_id not in after
             ]
-            if holds:
-                run_many(session, _HOLD, holds)
+            self._held_before[key] = after
+        run_many(session, _UNHOLD, gone)
+        run_many(session, _REHOLD, changed)
+        run_many(session, _HOLD, new)
         if self._records:
             run_many(session, _RECORD, self._records)
         for p in self._packages.values():
