@@ -160,3 +160,49 @@ def test_the_database_refuses_a_package_out_of_bounds(
     with pytest.raises(IntegrityError, match="quota_bounds"), db.unit_of_work() as s:
         s.execute(update(Package).where(Package.card_id == card_id).values(**change))
     assert _packages(db, card_id) == [(100 * MB, 0, 0)]
+
+
+def _holds(db: Database, key: str) -> dict[int, int]:
+    with db.unit_of_work(write=False) as s:
+        rows = s.execute(
+            select(QuotaReservation.package_id, QuotaReservation.bytes).where(
+                QuotaReservation.session_id == key
+            )
+        ).all()
+    return {package_id: amount for package_id, amount in rows}
+
+
+def test_saved_reservations_are_what_the_book_holds_through_every_kind_of_change(
+    db: Database, ctx: Context
+) -> None:
+    """Only changed reservations are written: a new one inserted, a changed one updated,
+    one given up deleted, an unchanged one left; the rows always match the book."""
+    card_id = _card_with(db, ctx, (10, 7), (100, 30))
+    first, second = (p for p, _ in _package_ids(db, card_id))
+    _open_sessions(db, ctx, card_id, "gy:a")
+
+    def step(reserve: int) -> dict[int, int]:
+        with db.unit_of_work() as s:
+            book = charging.QuotaBook.load(s, [card_id], ctx.clock.now(), session_keys=["gy:a"])
+            book.release("gy:a")
+            book.reserve(card_id, "gy:a", reserve)
+            book.save(s)
+        return _holds(db, "gy:a")
+
+    assert step(15 * MB) == {first: 10 * MB, second: 5 * MB}  # two inserted
+    assert step(15 * MB) == {first: 10 * MB, second: 5 * MB}  # unchanged
+    assert step(12 * MB) == {first: 10 * MB, second: 2 * MB}  # one updated
+    assert step(4 * MB) == {first: 4 * MB}  # one updated, one deleted
+    assert step(0) == {}  # deleted
+    assert step(30 * MB) == {first: 10 * MB, second: 20 * MB}  # inserted again
+    assert [reserved for _, _, reserved in _packages(db, card_id)] == [10 * MB, 20 * MB]
+
+
+def _package_ids(db: Database, card_id: int) -> list[tuple[int, int]]:
+    with db.unit_of_work(write=False) as s:
+        return [
+            (p.id, p.quota_total_bytes)
+            for p in s.execute(
+                select(Package).where(Package.card_id == card_id).order_by(Package.expires_at)
+            ).scalars()
+        ]
