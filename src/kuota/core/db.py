@@ -69,7 +69,8 @@ def run(session: Session, statement: Executable, params: Any = None) -> CursorRe
 class _Many:
     sql: str
     names: tuple[str, ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
+    # (position in `names`, processor) for the values that have one (instants, mostly)
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]
     positional: bool
 
 
@@ -101,19 +102,21 @@ def run_many(session: Session, statement: Executable, rows: list[dict[str, Any]]
         # uses): the generic type's would hand SQLite's driver a datetime, which it
         # stores in another text form ("…+00:00") than every other write.
         processors = tuple(
-            compiled.binds[name].type._cached_bind_processor(dialect) for name in names
+            (index, process)
+            for index, name in enumerate(names)
+            if (process := compiled.binds[name].type._cached_bind_processor(dialect))
         )
         plan = _Many(compiled.string, names, processors, positional)
         _many[key] = plan
-    pairs = list(zip(plan.names, plan.processors, strict=True))
-    if plan.positional:
-        params: list[Any] = [
-            tuple(row[name] if p is None else p(row[name]) for name, p in pairs) for row in rows
-        ]
-    else:
-        params = [
-            {name: row[name] if p is None else p(row[name]) for name, p in pairs} for row in rows
-        ]
+    names = plan.names
+    # Processors run only on the columns that have one.
+    values = [[row[name] for name in names] for row in rows]
+    for index, process in plan.processors:
+        for row_values in values:
+            row_values[index] = process(row_values[index])
+    params: list[Any] = (
+        values if plan.positional else [dict(zip(names, row, strict=True)) for row in values]
+    )
     cursor = connection.connection.cursor()
     try:
         cursor.executemany(plan.sql, params)

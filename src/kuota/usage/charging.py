@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from kuota.core.db import run, run_many, table_of
 from kuota.core.errors import InvalidInput
+from kuota.core.sql import in_list
 from kuota.usage.models import Package, QuotaReservation, UsageRecord
 
 _PACKAGE_COLUMNS = (
@@ -42,7 +43,7 @@ _PACKAGE_COLUMNS = (
 )
 _ACTIVE = (
     select(*_PACKAGE_COLUMNS)
-    .where(Package.card_id.in_(bindparam("card_ids", expanding=True)))
+    .where(in_list(Package.card_id, "card_ids"))
     .where(Package.expires_at > bindparam("now"))
     .order_by(Package.expires_at, Package.id)
 )
@@ -52,16 +53,15 @@ _ACTIVE_OR_HELD = (
     select(*_PACKAGE_COLUMNS)
     .where(
         or_(
-            Package.card_id.in_(bindparam("card_ids", expanding=True))
-            & (Package.expires_at > bindparam("now")),
-            Package.id.in_(bindparam("held_ids", expanding=True)),
+            in_list(Package.card_id, "card_ids") & (Package.expires_at > bindparam("now")),
+            in_list(Package.id, "held_ids"),
         )
     )
     .order_by(Package.expires_at, Package.id)
 )
 _HELD = select(
     QuotaReservation.session_id, QuotaReservation.package_id, QuotaReservation.bytes
-).where(QuotaReservation.session_id.in_(bindparam("keys", expanding=True)))
+).where(in_list(QuotaReservation.session_id, "keys"))
 _MOVE = (
     update(Package)
     .where(Package.id == bindparam("w_id"))

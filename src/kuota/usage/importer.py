@@ -81,6 +81,7 @@ from kuota.core.context import Context
 from kuota.core.db import Database, UTCDateTime, run, table_of
 from kuota.core.errors import InvalidInput
 from kuota.usage.models import ImportedRecord, Package, UsageRecord
+from kuota.usage.rules import MAX_REPORT_BYTES
 
 if TYPE_CHECKING:
     from _csv import Reader as CsvReader
@@ -90,7 +91,7 @@ Progress = Callable[[int, int], None]  # (bytes of the file done, bytes in the f
 SOURCE: Final = "import"
 REJECTS_HEADER: Final = ("line", "record_id", "reason", "row")
 MAX_ID_LENGTH: Final = 120  # imported_usage_records.record_id, usage_records.session_id
-MAX_RECORD_BYTES: Final = 10**13  # 10 TB: no session moves more between two reports
+MAX_RECORD_BYTES: Final = MAX_REPORT_BYTES
 MAX_WINDOW: Final = 500_000  # keeps a card's total in a window well inside BIGINT
 FUTURE_TOLERANCE: Final = timedelta(minutes=5)  # network elements' clocks drift a little
 _IN_CHUNK: Final = 1000  # values per IN (…), well under every driver's parameter limit

@@ -22,6 +22,7 @@ from kuota.cards.rules import normalize_msisdn
 from kuota.core.context import Context
 from kuota.core.db import run, run_many, table_of
 from kuota.core.errors import InvalidInput, KuotaError
+from kuota.core.sql import in_list
 from kuota.usage import charging
 from kuota.usage.models import CreditControlAnswer, Package, UsageSession
 
@@ -203,23 +204,20 @@ class _CardRow:
 
 _LOCK_CARDS = (
     select(Card.id, Card.msisdn, Card.status)
-    .where(Card.msisdn.in_(bindparam("numbers", expanding=True)))
+    .where(in_list(Card.msisdn, "numbers"))
     .order_by(Card.msisdn)
     .with_for_update()
 )
 _LOCK_CARDS_BY_ID = (
-    select(Card.id)
-    .where(Card.id.in_(bindparam("ids", expanding=True)))
-    .order_by(Card.msisdn)
-    .with_for_update()
+    select(Card.id).where(in_list(Card.id, "ids")).order_by(Card.msisdn).with_for_update()
 )
 # Two lists rather than a list of pairs: SQLite scans the whole table for a row-value IN,
 # and searches the primary key for these (the few extra pairs are dropped in Python).
 _STORED_ANSWERS = select(
     CreditControlAnswer.session_id, CreditControlAnswer.request_number, CreditControlAnswer.answer
 ).where(
-    CreditControlAnswer.session_id.in_(bindparam("session_ids", expanding=True)),
-    CreditControlAnswer.request_number.in_(bindparam("numbers", expanding=True)),
+    in_list(CreditControlAnswer.session_id, "session_ids"),
+    in_list(CreditControlAnswer.request_number, "numbers"),
 )
 _NEW_ANSWER = insert(table_of(CreditControlAnswer))
 
@@ -347,7 +345,7 @@ _CHANGING = tuple(  # what a report can change
     name for name in _SESSION_FIELDS if name not in ("id", "card_id", "source", "started_at")
 )
 _SESSIONS = select(*(getattr(UsageSession, name) for name in _SESSION_FIELDS)).where(
-    UsageSession.id.in_(bindparam("keys", expanding=True))
+    in_list(UsageSession.id, "keys")
 )
 _SESSION_WRITE = (
     update(UsageSession)
@@ -493,11 +491,9 @@ _STALE_WHERE = (
 _STALE = (
     select(UsageSession.id, UsageSession.card_id).where(*_STALE_WHERE).limit(bindparam("limit"))
 )
-_STILL_STALE = select(UsageSession.id).where(
-    UsageSession.id.in_(bindparam("keys", expanding=True)), *_STALE_WHERE
-)
+_STILL_STALE = select(UsageSession.id).where(in_list(UsageSession.id, "keys"), *_STALE_WHERE)
 _CLOSE_SESSIONS = (
     update(UsageSession)
-    .where(UsageSession.id.in_(bindparam("keys", expanding=True)))
+    .where(in_list(UsageSession.id, "keys"))
     .values(status="closed", reservation_expires_at=None, updated_at=bindparam("now"))
 )

@@ -12,6 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+# No session moves more than this between two reports (10 TB): a larger figure is a
+# broken counter, refused rather than charged.
+MAX_REPORT_BYTES = 10**13
+
 
 @dataclass(frozen=True, slots=True)
 class PackageView:

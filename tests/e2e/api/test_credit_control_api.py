@@ -110,6 +110,9 @@ def test_bad_requests_are_named_and_change_nothing(gy: TestClient) -> None:
         ({"used_bytes": -1}, "used_bytes"),
         ({"used_bytes": 1.5}, "used_bytes"),
         ({"request_number": "1"}, "request_number"),
+        ({"request_number": 2**31}, "request_number"),  # past what is kept: not a 500
+        ({"used_bytes": 10**13 + 1}, "used_bytes"),
+        ({"requested_bytes": 2**64}, "requested_bytes"),
         ({"session_id": ""}, "session_id"),
         ({"request_type": "update", "session_id": "never-opened"}, "session_id"),
     ]

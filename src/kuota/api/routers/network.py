@@ -38,10 +38,13 @@ from kuota.core.errors import InvalidInput, KuotaError
 from kuota.core.group_commit import GroupCommit
 from kuota.core.security import hash_token
 from kuota.usage import network
+from kuota.usage.rules import MAX_REPORT_BYTES
 
 router = APIRouter(tags=["network"])
 PATH = "/api/v1/credit-control"
 MAX_BODY_BYTES = 16 * 1024  # a credit-control body is a few hundred bytes
+# RFC 8506's CC-Request-Number is 32 bits; kuota keeps it as a signed 32-bit integer.
+MAX_REQUEST_NUMBER = 2**31 - 1
 log = logging.getLogger("kuota.api")
 
 
@@ -50,9 +53,9 @@ class CreditControlIn(BaseModel):
     session_id: str = Field(min_length=1, max_length=100)
     msisdn: str = Field(min_length=1, max_length=32)
     request_type: Literal["initial", "update", "terminate"]
-    request_number: StrictInt = Field(ge=0)
-    requested_bytes: StrictInt | None = Field(default=None, ge=0)
-    used_bytes: StrictInt | None = Field(default=None, ge=0)
+    request_number: StrictInt = Field(ge=0, le=MAX_REQUEST_NUMBER)
+    requested_bytes: StrictInt | None = Field(default=None, ge=0, le=MAX_REPORT_BYTES)
+    used_bytes: StrictInt | None = Field(default=None, ge=0, le=MAX_REPORT_BYTES)
 
 
 class FinalUnitOut(BaseModel):
