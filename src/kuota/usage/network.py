@@ -357,8 +357,7 @@ _SESSION_WRITE = (
 def _load_sessions(session: Session, keys: list[str]) -> dict[str, _SessionRow]:
     rows: dict[str, _SessionRow] = {}
     for row in run(session, _SESSIONS, {"keys": keys}):
-        fields: dict[str, Any] = row._asdict()
-        rows[row.id] = _SessionRow(**fields)
+        rows[row.id] = _SessionRow(*tuple(row))  # columns read in the fields' order
     return rows
 
 

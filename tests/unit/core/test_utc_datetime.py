@@ -1,0 +1,46 @@
+"""`UTCDateTime` on SQLite: the one text form, whatever the offset, from the fast path."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.types import TypeDecorator
+
+from kuota.core.db import UTCDateTime
+
+_DIALECT = sqlite.dialect()
+_TYPE = UTCDateTime().dialect_impl(_DIALECT)
+_FAST = _TYPE.bind_processor(_DIALECT)
+_GENERIC = TypeDecorator.bind_processor(_TYPE, _DIALECT)  # SQLAlchemy's own path
+
+instants = st.datetimes(min_value=datetime(1001, 1, 1), max_value=datetime(9998, 12, 31)).flatmap(
+    lambda naive: st.integers(-14 * 60, 14 * 60).map(
+        lambda minutes: naive.replace(tzinfo=timezone(timedelta(minutes=minutes)))
+    )
+)
+
+
+@given(st.lists(instants, min_size=1, max_size=5))
+def test_the_text_is_what_sqlalchemy_writes(moments: list[datetime]) -> None:
+    assert _FAST is not None and _GENERIC is not None
+    for moment in [*moments, *moments]:  # again: the remembered text is the same
+        assert _FAST(moment) == _GENERIC(moment)
+        assert len(_FAST(moment)) == 26
+
+
+def test_one_instant_in_other_zones_is_one_text() -> None:
+    assert _FAST is not None
+    utc = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    jakarta = utc.astimezone(timezone(timedelta(hours=7)))
+    assert _FAST(utc) == _FAST(jakarta) == "2026-11-25 03:00:00.000000"
+
+
+def test_none_passes_and_a_naive_time_is_refused() -> None:
+    assert _FAST is not None
+    assert _FAST(None) is None
+    with pytest.raises(ValueError, match="naive datetime"):
+        _FAST(datetime(2026, 11, 25, 3, 0))
