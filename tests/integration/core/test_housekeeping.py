@@ -72,22 +72,16 @@ def test_purge_removes_only_what_is_past_its_retention(
                     used_at=None,
                 )
             )
-            s.execute(
-                insert(WebSession).values(
-                    id_hash=key * 8,
-                    user_id=user.id,
-                    created_at=at,
-                    expires_at=at + timedelta(hours=12),
+            # A browser session and an API token, each living 12 hours.
+            for model, hashed in ((WebSession, "id_hash"), (ApiToken, "token_hash")):
+                s.execute(
+                    insert(model).values(
+                        {hashed: f"{model.__name__}-{key}"},
+                        user_id=user.id,
+                        created_at=at,
+                        expires_at=at + timedelta(hours=12),
+                    )
                 )
-            )
-            s.execute(
-                insert(ApiToken).values(
-                    token_hash=key * 16,
-                    user_id=user.id,
-                    created_at=at,
-                    expires_at=at + timedelta(hours=12),
-                )
-            )
         card_id = _card_id(s, ctx, user)
         for at in (old - timedelta(days=1), recent):  # kept for 400 days
             s.execute(insert(UsageRecord).values(**_usage(card_id, at)))
