@@ -76,10 +76,12 @@ def test_purge_removes_only_what_is_past_its_retention(
             for model, hashed in ((WebSession, "id_hash"), (ApiToken, "token_hash")):
                 s.execute(
                     insert(model).values(
-                        {hashed: f"{model.__name__}-{key}"},
-                        user_id=user.id,
-                        created_at=at,
-                        expires_at=at + timedelta(hours=12),
+                        {
+                            hashed: f"{model.__name__}-{key}",
+                            "user_id": user.id,
+                            "created_at": at,
+                            "expires_at": at + timedelta(hours=12),
+                        }
                     )
                 )
         card_id = _card_id(s, ctx, user)
