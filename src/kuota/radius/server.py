@@ -35,6 +35,7 @@ from kuota.radius.clients import ClientSecrets, canonical_address
 from kuota.radius.disconnect import DYNAMIC_AUTHORIZATION_PORT, Disconnector
 from kuota.usage import network
 from kuota.usage.network import Access, Accounted, AccountingRecord
+from kuota.usage.rules import MAX_SESSION_TOTAL_BYTES
 
 log = logging.getLogger("kuota.radius")
 
@@ -380,6 +381,13 @@ class RadiusServer:
             # Without a session id a retransmission could not be told from new use:
             # acknowledged so the access server stops sending it, but not charged.
             self._notice("accounting without Acct-Session-Id: not charged", source, msisdn)
+            self._answer(endpoint, key, request.CreateReply(), addr)
+            return
+        if total > MAX_SESSION_TOTAL_BYTES:
+            # No session moves this much; the counter is broken (or lying). Acknowledged,
+            # so it is not sent again forever, and not charged.
+            detail = f"{msisdn}: {total} bytes"
+            self._notice("accounting total past any session: not charged", source, detail)
             self._answer(endpoint, key, request.CreateReply(), addr)
             return
 

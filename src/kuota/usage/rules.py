@@ -15,6 +15,10 @@ from datetime import datetime, timedelta
 # No session moves more than this between two reports (10 TB): a larger figure is a
 # broken counter, refused rather than charged.
 MAX_REPORT_BYTES = 10**13
+# A session's running total as counted (BIGINT, with room to add a report): 4.6 EB, far
+# past anything a session moves. RADIUS counters can claim up to 2^65 bytes; more than
+# this is a broken or hostile counter, acknowledged and not charged.
+MAX_SESSION_TOTAL_BYTES = 2**62
 
 
 @dataclass(frozen=True, slots=True)

@@ -558,3 +558,26 @@ def test_session_keys_are_bounded_and_distinct() -> None:
     assert long_a != long_b
     assert len("radius:" + long_a) <= 120
     assert key("abc") == f"2001:db8::1/abc/{CARD_1}"
+
+
+def test_counters_past_any_session_are_acknowledged_not_charged(
+    server: RadiusThread, demo_db: Database, ctx: Context, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Gigawords near 2^32 in both directions claim more bytes than the database can count
+    (2^65): a broken or hostile counter. Acknowledged, so the access server stops
+    sending it; nothing charged; the session's later honest reports still charge."""
+    give_package(demo_db, ctx, CARD_1, "DATA-20GB-30D")
+    huge = accounting(
+        server,
+        "Interim-Update",
+        session="broken",
+        octets=10,
+        gigawords=2**32 - 1,
+        extra=", Acct-Output-Gigawords = 4294967295",
+    )
+    assert huge.code == "Accounting-Response"
+    assert used_bytes(demo_db, CARD_1) == 0
+    assert "accounting total past any session: not charged" in caplog.text
+    honest = accounting(server, "Interim-Update", session="fine", octets=1000)
+    assert honest.code == "Accounting-Response"
+    assert used_bytes(demo_db, CARD_1) == 1000
