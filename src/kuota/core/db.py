@@ -148,6 +148,84 @@ def run_many(session: Session, statement: Executable, rows: list[dict[str, Any]]
         cursor.close()
 
 
+@dataclass(frozen=True, slots=True)
+class _Fetch:
+    sql: str
+    names: tuple[str, ...]  # the parameters, in the order the driver takes them
+    defaults: dict[str, Any]  # values written into the statement itself
+    binds: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, processor)
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column, processor)
+    positional: bool
+
+
+_fetches: dict[tuple[Executable, str], _Fetch] = {}
+
+
+def fetch_rows(
+    session: Session, statement: Executable, params: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """Run a prebuilt Core SELECT by the driver's own cursor, in the session's
+    transaction; its rows as plain tuples, in the order of the statement's columns.
+
+    What `run` returns, without the result machinery around it: the statement is
+    compiled once per dialect (so it must not expand lists: bind them with
+    `core.sql.in_list`), parameters and columns go through their types' processors
+    (instants come back as UTC datetimes), and no `Row` is built. For the hot path's
+    reads, where that machinery costs more than the query."""
+    connection = session.connection()
+    dialect = connection.dialect
+    plan = _fetches.get((statement, dialect.name))
+    if plan is None:
+        plan = _plan_fetch(statement, dialect)
+        _fetches[statement, dialect.name] = plan
+    values = [params[name] if name in params else plan.defaults[name] for name in plan.names]
+    for index, process in plan.binds:
+        values[index] = process(values[index])
+    cursor = connection.connection.cursor()
+    try:
+        if plan.positional:
+            cursor.execute(plan.sql, values)
+        else:
+            cursor.execute(plan.sql, dict(zip(plan.names, values, strict=True)))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not plan.results:
+        return [tuple(row) for row in rows]
+    out = []
+    for row in rows:
+        columns = list(row)
+        for index, process in plan.results:
+            columns[index] = process(columns[index])
+        out.append(tuple(columns))
+    return out
+
+
+def _plan_fetch(statement: Executable, dialect: Any) -> _Fetch:
+    compiled = cast(Any, statement).compile(dialect=dialect)
+    positional = compiled.positiontup is not None
+    # By name where the driver takes names: each parameter once, as the SQL says it.
+    names = tuple(
+        compiled.positiontup if positional else dict.fromkeys(compiled.bind_names.values())
+    )
+    if any(compiled.binds[name].expanding for name in names):
+        raise ValueError("fetch_rows needs lists bound as one value (core.sql.in_list)")
+    binds = tuple(
+        (index, process)
+        for index, name in enumerate(names)
+        if (process := compiled.binds[name].type._cached_bind_processor(dialect))
+    )
+    defaults = {
+        name: compiled.binds[name].value for name in names if not compiled.binds[name].required
+    }
+    results = tuple(
+        (index, process)
+        for index, column in enumerate(compiled._result_columns)
+        if (process := column[3]._cached_result_processor(dialect, None))
+    )
+    return _Fetch(compiled.string, names, defaults, binds, results, positional)
+
+
 def table_of(model: type[Base]) -> Table:
     """A model's table, for Core statements on the hot path: an INSERT on the table skips
     the ORM's bulk-persistence layer, which costs more than the statement itself."""

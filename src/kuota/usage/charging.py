@@ -20,7 +20,7 @@ spending what the card has not.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from kuota.core.db import run, run_many, table_of
+from kuota.core.db import fetch_rows, run_many, table_of
 from kuota.core.errors import InvalidInput
 from kuota.core.sql import in_list
 from kuota.usage.models import Package, QuotaReservation, UsageRecord
@@ -141,22 +141,20 @@ class QuotaBook:
     ) -> QuotaBook:
         book = cls(now)
         if session_keys:
-            for held in run(session, _HELD, {"keys": list(session_keys)}):
-                book._held.setdefault(held.session_id, {})[held.package_id] = int(held.bytes)
+            for key, package_id, amount in fetch_rows(session, _HELD, {"keys": list(session_keys)}):
+                book._held.setdefault(key, {})[package_id] = int(amount)
         held_ids = {p for held in book._held.values() for p in held}
         if held_ids:
-            rows: Iterable[Any] = run(
+            rows = fetch_rows(
                 session,
                 _ACTIVE_OR_HELD,
                 {"card_ids": list(card_ids), "now": now, "held_ids": list(held_ids)},
             )
         else:
-            rows = run(session, _ACTIVE, {"card_ids": list(card_ids), "now": now})
-        for row in rows:
-            used, reserved = int(row.quota_used_bytes), int(row.quota_reserved_bytes)
-            package = _Package(
-                row.id, row.card_id, int(row.quota_total_bytes), used, reserved, row.expires_at
-            )
+            rows = fetch_rows(session, _ACTIVE, {"card_ids": list(card_ids), "now": now})
+        for package_id, card_id, total, used, reserved, expires_at in rows:
+            used, reserved = int(used), int(reserved)
+            package = _Package(package_id, card_id, int(total), used, reserved, expires_at)
             package.used_before, package.reserved_before = used, reserved
             book._packages[package.id] = package
             if package.expires_at > now:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from kuota.cards.models import Card, CardStatus
 from kuota.cards.rules import normalize_msisdn
 from kuota.core.context import Context
-from kuota.core.db import run, run_many, table_of
+from kuota.core.db import fetch_rows, run, run_many, table_of
 from kuota.core.errors import InvalidInput, KuotaError
 from kuota.core.sql import in_list
 from kuota.usage import charging
@@ -136,8 +136,8 @@ def account_many(
     nothing, and a record that arrives late (a lower total) never charges negative."""
     numbers = [_number(r.msisdn) for r in records]
     cards = {
-        row.msisdn: int(row.id)
-        for row in run(
+        msisdn: int(card_id)
+        for card_id, msisdn, _ in fetch_rows(
             session, _LOCK_CARDS, {"numbers": sorted({n for n in numbers if n is not None})}
         )
     }
@@ -246,12 +246,12 @@ def credit_control_many(
     numbers = [_number(r.msisdn) for r in requests]
     wanted_numbers = sorted({n for n in numbers if n is not None})
     cards = {
-        row.msisdn: _CardRow(row.id, row.msisdn, row.status)
-        for row in run(session, _LOCK_CARDS, {"numbers": wanted_numbers})
+        msisdn: _CardRow(card_id, msisdn, status)
+        for card_id, msisdn, status in fetch_rows(session, _LOCK_CARDS, {"numbers": wanted_numbers})
     }
     pairs = {(r.session_id, r.request_number) for r in requests}
     stored: dict[tuple[str, int], str] = {}
-    for row in run(
+    for session_id, request_number, answer in fetch_rows(
         session,
         _STORED_ANSWERS,
         {
@@ -259,8 +259,8 @@ def credit_control_many(
             "numbers": sorted({r.request_number for r in requests}),
         },
     ):
-        if (row.session_id, row.request_number) in pairs:
-            stored[row.session_id, row.request_number] = row.answer
+        if (session_id, request_number) in pairs:
+            stored[session_id, request_number] = answer
     keys = sorted({_gy_key(r.session_id) for r in requests})
     gy_sessions = _load_sessions(session, keys)
     book = charging.QuotaBook.load(
@@ -356,8 +356,8 @@ _SESSION_WRITE = (
 
 def _load_sessions(session: Session, keys: list[str]) -> dict[str, _SessionRow]:
     rows: dict[str, _SessionRow] = {}
-    for row in run(session, _SESSIONS, {"keys": keys}):
-        rows[row.id] = _SessionRow(*tuple(row))  # columns read in the fields' order
+    for row in fetch_rows(session, _SESSIONS, {"keys": keys}):
+        rows[row[0]] = _SessionRow(*row)  # columns read in the fields' order
     return rows
 
 

@@ -1,16 +1,18 @@
-"""`run_many`: the driver's executemany for prebuilt statements, values through their
-column types as `run` would send them."""
+"""`run_many` and `fetch_rows`: the driver's own executemany and cursor for prebuilt
+statements, values through their column types as `run` would send and read them."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import bindparam, insert, select, update
 
 from kuota.cards.models import Card
 from kuota.core.context import Context
-from kuota.core.db import Database, run_many, table_of
-from kuota.usage.models import CreditControlAnswer, UsageRecord
+from kuota.core.db import Database, fetch_rows, run, run_many, table_of
+from kuota.usage.models import CreditControlAnswer, UsageRecord, UsageSession
+from kuota.usage.network import _SESSIONS, _STALE
 
 from factories import make_card, make_subscriber
 
@@ -94,3 +96,43 @@ def test_instants_are_stored_as_run_stores_them(db: Database) -> None:
             ).scalars()
         assert stored[many] == stored[single]
         assert sorted(same_instant) == sorted([many, single])
+
+
+def test_fetch_rows_reads_what_run_reads(db: Database, ctx: Context) -> None:
+    """`fetch_rows` gives the rows `run` gives, as tuples: values the statement carries
+    itself (a literal status, a 0), one bound list, instants in UTC, on both drivers."""
+    at = datetime(2026, 11, 25, 3, 0, 0, 500, tzinfo=UTC)
+    with db.unit_of_work() as s:
+        msisdn = make_card(s, ctx, make_subscriber(s, ctx))
+        card_id = s.execute(select(Card.id).where(Card.msisdn == msisdn)).scalar_one()
+        for key, expires in (("gy:a", at), ("gy:b", None), ("gy:c", at + timedelta(hours=1))):
+            s.add(
+                UsageSession(
+                    id=key,
+                    card_id=card_id,
+                    source="gy",
+                    started_at=at,
+                    updated_at=at,
+                    reservation_expires_at=expires,
+                )
+            )
+    cases = [
+        (_SESSIONS, {"keys": ["gy:a", "gy:b", "gy:nobody"]}),
+        (_SESSIONS, {"keys": []}),
+        (_STALE, {"now": at + timedelta(minutes=1), "limit": 10}),
+    ]
+    with db.unit_of_work(write=False) as s:
+        for statement, params in cases:
+            fetched = fetch_rows(s, statement, params)
+            expected = [tuple(row) for row in run(s, statement, params)]
+            assert sorted(fetched) == sorted(expected), statement
+    with db.unit_of_work(write=False) as s:
+        [row] = fetch_rows(s, _SESSIONS, {"keys": ["gy:a"]})
+    assert row[0] == "gy:a" and row[8] == at and row[8].tzinfo is UTC
+    assert row[10] == at
+
+
+def test_fetch_rows_refuses_an_expanding_list(db: Database) -> None:
+    expanding = select(Card.id).where(Card.msisdn.in_(bindparam("numbers", expanding=True)))
+    with db.unit_of_work(write=False) as s, pytest.raises(ValueError, match="in_list"):
+        fetch_rows(s, expanding, {"numbers": ["+62811"]})
