@@ -407,15 +407,18 @@ def _message(
 
 
 def _queue(session: Session, messages: list[Message]) -> None:
-    """Into the outbox, in the caller's transaction: one statement per message, as the
-    notify service has no call yet for many messages with different bodies."""
+    """Into the outbox, in the caller's transaction, all in one statement."""
     # Delivery runs on real time: a message queued at a business time the demo clock has
     # moved ahead would otherwise wait for real time to catch up.
-    now = real_now()
-    for message in messages:
-        outbox.enqueue_many(
-            session, message.recipients, subject=message.subject, body=message.body, now=now
-        )
+    outbox.enqueue_each(
+        session,
+        [
+            (channel, recipient, message.subject, message.body)
+            for message in messages
+            for channel, recipient in message.recipients
+        ],
+        now=real_now(),
+    )
 
 
 def renew_url(ctx: Context, msisdn: str) -> str:

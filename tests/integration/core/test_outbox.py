@@ -11,6 +11,7 @@ from kuota.core.clock import real_now
 from kuota.core.context import Context
 from kuota.core.db import Database
 from kuota.core.errors import InsufficientFunds
+from kuota.notify import service as outbox
 from kuota.notify.models import MailboxMessage, OutboxMessage, OutboxStatus
 from kuota.notify.senders import LocalMailbox
 from kuota.notify.worker import backoff, deliver_due
@@ -101,3 +102,22 @@ def test_retry_with_backoff_then_dead_letter(db: Database, ctx: Context) -> None
 def test_backoff_grows_and_is_capped() -> None:
     assert [backoff(n).total_seconds() for n in (1, 2, 3)] == [5, 10, 20]
     assert backoff(30) == timedelta(hours=1)
+
+
+def test_messages_of_their_own_are_queued_together_each_as_given(
+    db: Database, ctx: Context
+) -> None:
+    """`enqueue_each` (the lifecycle sweep's one statement for a batch): every message
+    keeps its own recipient, subject and body, in the order given; none is a no-op."""
+    messages = [
+        ("sms", "+6281100000001", "expires", "your package expires in 3 days"),
+        ("email", "a@example.com", "expires", "your package expires in 3 days"),
+        ("sms", "+6281100000002", "low", "under 10% left"),
+    ]
+    with db.unit_of_work() as s:
+        outbox.enqueue_each(s, [], now=ctx.clock.now())
+        outbox.enqueue_each(s, messages, now=ctx.clock.now())
+    with db.unit_of_work(write=False) as s:
+        rows = s.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars().all()
+        got = [(m.channel, m.recipient, m.subject, m.body, m.status) for m in rows]
+    assert got == [(*m, OutboxStatus.PENDING) for m in messages]
