@@ -70,11 +70,10 @@ class UTCDateTime(TypeDecorator[datetime]):
             seen = last  # one read: another thread may replace it meanwhile
             if value is seen[0]:
                 return seen[1]
-            if value is None:
+            utc = self.process_bind_param(value, dialect)
+            if utc is None:
                 return None
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to the database; kuota stores UTC only")
-            text = value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+            text = utc.isoformat(" ", "microseconds")[:26]
             last = (value, text)
             return text
 
@@ -122,22 +121,12 @@ def run_many(session: Session, statement: Executable, rows: list[dict[str, Any]]
         compiled = cast(Any, statement).compile(dialect=dialect, column_keys=list(key[2]))
         positional = compiled.positiontup is not None
         names = tuple(compiled.positiontup if positional else compiled.binds)
-        # The dialect's own processor (`_cached_bind_processor`, as SQLAlchemy's execute
-        # uses): the generic type's would hand SQLite's driver a datetime, which it
-        # stores in another text form ("…+00:00") than every other write.
-        processors = tuple(
-            (index, process)
-            for index, name in enumerate(names)
-            if (process := compiled.binds[name].type._cached_bind_processor(dialect))
-        )
-        plan = _Many(compiled.string, names, processors, positional)
+        plan = _Many(compiled.string, names, _bind_processors(compiled, names, dialect), positional)
         _many[key] = plan
     names = plan.names
-    # Processors run only on the columns that have one.
     values = [[row[name] for name in names] for row in rows]
-    for index, process in plan.processors:
-        for row_values in values:
-            row_values[index] = process(row_values[index])
+    for row_values in values:
+        _process(row_values, plan.processors)
     params: list[Any] = (
         values if plan.positional else [dict(zip(names, row, strict=True)) for row in values]
     )
@@ -179,8 +168,7 @@ def fetch_rows(
         plan = _plan_fetch(statement, dialect)
         _fetches[statement, dialect.name] = plan
     values = [params[name] if name in params else plan.defaults[name] for name in plan.names]
-    for index, process in plan.binds:
-        values[index] = process(values[index])
+    _process(values, plan.binds)
     cursor = connection.connection.cursor()
     try:
         if plan.positional:
@@ -195,8 +183,7 @@ def fetch_rows(
     out = []
     for row in rows:
         columns = list(row)
-        for index, process in plan.results:
-            columns[index] = process(columns[index])
+        _process(columns, plan.results)
         out.append(tuple(columns))
     return out
 
@@ -210,11 +197,7 @@ def _plan_fetch(statement: Executable, dialect: Any) -> _Fetch:
     )
     if any(compiled.binds[name].expanding for name in names):
         raise ValueError("fetch_rows needs lists bound as one value (core.sql.in_list)")
-    binds = tuple(
-        (index, process)
-        for index, name in enumerate(names)
-        if (process := compiled.binds[name].type._cached_bind_processor(dialect))
-    )
+    binds = _bind_processors(compiled, names, dialect)
     defaults = {
         name: compiled.binds[name].value for name in names if not compiled.binds[name].required
     }
@@ -224,6 +207,26 @@ def _plan_fetch(statement: Executable, dialect: Any) -> _Fetch:
         if (process := column[3]._cached_result_processor(dialect, None))
     )
     return _Fetch(compiled.string, names, defaults, binds, results, positional)
+
+
+def _bind_processors(
+    compiled: Any, names: tuple[str, ...], dialect: Any
+) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+    """(position, processor) for each parameter that has one. The dialect's own
+    processor (`_cached_bind_processor`, as SQLAlchemy's execute uses): the generic
+    type's would hand SQLite's driver a datetime, which it stores in another text form
+    ("…+00:00") than every other write."""
+    return tuple(
+        (index, process)
+        for index, name in enumerate(names)
+        if (process := compiled.binds[name].type._cached_bind_processor(dialect))
+    )
+
+
+def _process(values: list[Any], processors: tuple[tuple[int, Callable[[Any], Any]], ...]) -> None:
+    """Apply (position, processor) pairs to one row's values, in place."""
+    for index, process in processors:
+        values[index] = process(values[index])
 
 
 def table_of(model: type[Base]) -> Table:

@@ -282,11 +282,10 @@ class QuotaBook:
             before = self._held_before.get(key, {})
             after = {package_id: amount for package_id, amount in self._held[key].items() if amount}
             for package_id, amount in after.items():
-                row = {"bytes": amount, "w_session": key, "w_package": package_id}
                 if package_id not in before:
                     new.append({"session_id": key, "package_id": package_id, "bytes": amount})
                 elif before[package_id] != amount:
-                    changed.append(row)
+                    changed.append({"bytes": amount, "w_session": key, "w_package": package_id})
             gone += [
                 {"w_session": key, "w_package": package_id}
                 for package_id in before

@@ -91,7 +91,6 @@ Progress = Callable[[int, int], None]  # (bytes of the file done, bytes in the f
 SOURCE: Final = "import"
 REJECTS_HEADER: Final = ("line", "record_id", "reason", "row")
 MAX_ID_LENGTH: Final = 120  # imported_usage_records.record_id, usage_records.session_id
-MAX_RECORD_BYTES: Final = MAX_REPORT_BYTES
 MAX_WINDOW: Final = 500_000  # keeps a card's total in a window well inside BIGINT
 FUTURE_TOLERANCE: Final = timedelta(minutes=5)  # network elements' clocks drift a little
 _IN_CHUNK: Final = 1000  # values per IN (…), well under every driver's parameter limit
@@ -529,8 +528,8 @@ def _bytes(text: str) -> int:
     value = text.strip()
     if value.isdigit() and value.isascii():
         # Compared as text first: int() refuses numbers of thousands of digits.
-        if len(value.lstrip("0")) > 14 or int(value) > MAX_RECORD_BYTES:
-            raise _BadRow(f"bytes {value[:40]} is more than {MAX_RECORD_BYTES} in one record")
+        if len(value.lstrip("0")) > 14 or int(value) > MAX_REPORT_BYTES:
+            raise _BadRow(f"bytes {value[:40]} is more than {MAX_REPORT_BYTES} in one record")
         return int(value)
     if not value:
         raise _BadRow("bytes is empty")
