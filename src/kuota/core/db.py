@@ -102,7 +102,7 @@ class _Many:
 _many: dict[tuple[Executable, str, tuple[str, ...]], _Many] = {}
 
 
-def run_many(session: Session, statement: Executable, rows: list[dict[str, Any]]) -> None:
+def run_many(session: Session, statement: Executable, rows: list[dict[str, Any]]) -> int:
     """Execute a prebuilt Core INSERT, UPDATE or DELETE once per row, by the driver's own
     `executemany`, in the session's transaction.
 
@@ -110,9 +110,10 @@ def run_many(session: Session, statement: Executable, rows: list[dict[str, Any]]
     types' bind processors (UTC instants included), as `run` would do; what is skipped is
     the per-row parameter handling around it, which costs more than the row on the hot
     path. Every row of one call must have the same keys; the statement should be one
-    built once (each one is kept with its compiled form)."""
+    built once (each one is kept with its compiled form). Returns the rows the
+    statement affected, all executions together."""
     if not rows:
-        return
+        return 0
     connection = session.connection()
     dialect = connection.dialect
     key = (statement, dialect.name, tuple(rows[0]))
@@ -133,6 +134,7 @@ def run_many(session: Session, statement: Executable, rows: list[dict[str, Any]]
     cursor = connection.connection.cursor()
     try:
         cursor.executemany(plan.sql, params)
+        return int(cursor.rowcount)
     finally:
         cursor.close()
 

@@ -60,53 +60,57 @@ about 100 bytes per record id of the file (to find ids repeated within it).
 from __future__ import annotations
 
 import csv
-import io
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import String, bindparam, cast, func, insert, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kuota.cards.models import Card
-from kuota.cards.rules import normalize_msisdn
 from kuota.core.context import Context
-from kuota.core.db import Database, UTCDateTime, run, table_of
-from kuota.core.errors import InvalidInput
+from kuota.core.db import Database, UTCDateTime, fetch_rows, run, run_many, table_of
+from kuota.core.sql import in_list
+from kuota.usage.import_columns import (
+    EPOCH,
+    MICROSECOND,
+    TABLE,
+    ColumnWindow,
+    is_plain,
+    plain_windows,
+)
+from kuota.usage.import_rows import (
+    FUTURE_TOLERANCE,
+    CardIndex,
+    ImportFileError,
+    Reject,
+    Row,
+    RowChecker,
+    as_text,
+    is_json_lines,
+    read_windows,
+)
 from kuota.usage.models import ImportedRecord, Package, UsageRecord
-from kuota.usage.rules import MAX_REPORT_BYTES
 
-if TYPE_CHECKING:
-    from _csv import Reader as CsvReader
+__all__ = ["ImportFileError", "ImportSummary", "import_usage", "rich_progress"]
 
 Progress = Callable[[int, int], None]  # (bytes of the file done, bytes in the file)
 
 SOURCE: Final = "import"
 REJECTS_HEADER: Final = ("line", "record_id", "reason", "row")
-MAX_ID_LENGTH: Final = 120  # imported_usage_records.record_id, usage_records.session_id
 MAX_WINDOW: Final = 500_000  # keeps a card's total in a window well inside BIGINT
-FUTURE_TOLERANCE: Final = timedelta(minutes=5)  # network elements' clocks drift a little
-_IN_CHUNK: Final = 1000  # values per IN (…), well under every driver's parameter limit
-_REQUIRED = ("record_id", "msisdn", "bytes", "recorded_at")
-_JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
-_RFC3339 = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
-    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
-)
 
-_CARDS_BY_NUMBER = select(Card.id, Card.msisdn).where(
-    Card.msisdn.in_(bindparam("numbers", expanding=True))
-)
 _LOCK_CARDS = (
     select(Card.id)
-    .where(Card.id.in_(bindparam("card_ids", expanding=True)))
+    .where(in_list(Card.id, "card_ids"))
     .order_by(Card.msisdn)  # the order credit control and RADIUS lock them in
     .with_for_update()
 )
@@ -123,7 +127,7 @@ _PACKAGES = (
         Package.expires_at,
     )
     .where(
-        Package.card_id.in_(bindparam("card_ids", expanding=True)),
+        in_list(Package.card_id, "card_ids"),
         Package.expires_at > bindparam("first"),
         Package.starts_at <= bindparam("last"),
         Package.quota_used_bytes < Package.quota_total_bytes,
@@ -187,10 +191,6 @@ class ImportSummary:
         return self.read / self.seconds if self.seconds > 0 else 0.0
 
 
-class ImportFileError(InvalidInput):
-    """The file as a whole cannot be read as usage records; nothing was imported."""
-
-
 def import_usage(
     db: Database,
     ctx: Context,
@@ -200,39 +200,45 @@ def import_usage(
     progress: Progress | None = None,
     batch_size: int = 5000,
     window: int = 200_000,
+    by_column: bool = True,
 ) -> ImportSummary:
     """Import a file of usage records, charging each record exactly once however often
     the file is imported; bad rows go to `rejects_path` and change nothing.
 
     Transactions hold about `batch_size` records (whole cards); `window` records are
     read and grouped by card before charging, so a card's records cost one package
-    update and one usage row per window. Raises `ImportFileError`, before anything is
-    written, when the file cannot be read as usage records at all (a CSV header
+    update and one usage row per window. A plain CSV file is read by column
+    (`import_columns`) unless `by_column` is False; any other file, row by row
+    (`import_rows`), with the same verdicts. Raises `ImportFileError`, before anything
+    is written, when the file cannot be read as usage records at all (a CSV header
     without the required columns)."""
     if not 1 <= batch_size <= window <= MAX_WINDOW:
         raise ValueError(f"need 1 <= batch_size <= window <= {MAX_WINDOW}")
     started = time.perf_counter()
     total_bytes = path.stat().st_size
-    cards = _CardIndex(db)
-    checker = _RowChecker(cards, latest_allowed=ctx.clock.now() + FUTURE_TOLERANCE)
+    cards = CardIndex(db)
+    checker = RowChecker(cards, latest_allowed=ctx.clock.now() + FUTURE_TOLERANCE)
     charger = _Charger(db, ctx, cards, batch_size)
     rejected = 0
     with path.open("rb") as raw:
-        windows = _windows(path, raw, checker, window)  # checks a CSV header first
+        windows = _windows(path, raw, checker, cards, window, by_column)  # header checked
         with rejects_path.open("w", encoding="utf-8", newline="") as rejects_file:
             rejects = csv.writer(rejects_file)
             rejects.writerow(REJECTS_HEADER)
             done = 0
-            for rows, bad, read_to in windows:
+            for plain, rows, bad, read_to in windows:
 
                 def step(fraction: float, start: int = done, end: int = read_to) -> None:
                     if progress is not None:
                         progress(start + int((end - start) * fraction), total_bytes)
 
-                bad.extend(charger.charge(rows, step))
+                table = _as_table(rows, cards, bad)
+                if plain.num_rows:
+                    table = pa.concat_tables([plain, table]) if table.num_rows else plain
+                charger.charge(table, step)
                 bad.sort(key=lambda reject: reject[0])
                 rejects.writerows(
-                    (line, record_id, reason, _as_text(original))
+                    (line, record_id, reason, as_text(original))
                     for line, record_id, reason, original in bad
                 )
                 rejects_file.flush()
@@ -249,6 +255,45 @@ def import_usage(
         uncharged_bytes=charger.uncharged_bytes,
         seconds=time.perf_counter() - started,
     )
+
+
+def _windows(
+    path: Path,
+    raw: Any,
+    checker: RowChecker,
+    cards: CardIndex,
+    size: int,
+    by_column: bool,
+) -> Iterator[ColumnWindow]:
+    if by_column and not is_json_lines(path, raw) and is_plain(path):
+        return plain_windows(raw, checker, cards, size)
+    empty = TABLE.empty_table()
+    return (
+        (empty, rows, bad, read_to) for rows, bad, read_to in read_windows(path, raw, checker, size)
+    )
+
+
+def _as_table(rows: list[Row], cards: CardIndex, bad: list[Reject]) -> pa.Table:
+    """Rows checked one by one, as a table like the column reader's; a row whose card is
+    not registered goes to `bad` instead."""
+    if not rows:
+        return TABLE.empty_table()
+    cards.resolve({row[2] for row in rows if row[6] is not None})
+    card_ids = cards.ids
+    columns: tuple[list[Any], ...] = ([], [], [], [], [], [])
+    line, record_id, card, session_id, nbytes, at = columns
+    for row in rows:
+        card_id = card_ids.get(row[2])
+        if card_id is None:
+            bad.append((row[0], row[1], f"no card {row[2]} is registered", row[6]))
+            continue
+        line.append(row[0])
+        record_id.append(row[1])
+        card.append(card_id)
+        session_id.append(row[3])
+        nbytes.append(row[4])
+        at.append((row[5] - EPOCH) // MICROSECOND)
+    return pa.table(list(columns), schema=TABLE)
 
 
 @contextmanager
@@ -280,286 +325,6 @@ def rich_progress(total_bytes: int, *, description: str = "importing") -> Iterat
         yield advance
 
 
-# --- reading and checking rows ---------------------------------------------------------
-
-# A checked row: (line, record_id, E.164 number, session_id, bytes, recorded_at in UTC,
-# the row as read). Plain tuples: a million of them are built per run.
-_Row = tuple[int, str, str, str | None, int, datetime, Any]
-# A bad row: (line, record_id as read, reason, the row as read).
-_Reject = tuple[int, str, str, Any]
-# A window: its rows, its bad rows, and how far into the file it ends (bytes).
-_Window = tuple[list[_Row], list[_Reject], int]
-
-
-class _BadRow(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _windows(
-    path: Path, raw: io.BufferedReader, checker: _RowChecker, size: int
-) -> Iterator[_Window]:
-    """The file's rows, `size` at a time; a CSV header is read and checked at once."""
-    suffix = path.suffix.lower()
-    if suffix in _JSON_SUFFIXES or (
-        suffix != ".csv" and raw.peek(64)[:64].lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
-    ):
-        return _jsonl_windows(raw, checker, size)
-    text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
-    reader = csv.reader(text)
-    header = next(reader, None)
-    while header is not None and not header:  # blank lines before the header
-        header = next(reader, None)
-    if header is None:
-        text.detach()
-        return iter(())
-    return _csv_windows(raw, text, reader, _columns(header), len(header), checker, size)
-
-
-def _columns(header: Sequence[str]) -> dict[str, int]:
-    columns: dict[str, int] = {}
-    for index, name in enumerate(header):
-        key = name.strip().lower()
-        key = "msisdn" if key == "card" else key
-        if key in columns:
-            raise ImportFileError(
-                f"the CSV header names {key!r} twice (card is another name for msisdn)",
-                field="header",
-            )
-        columns[key] = index
-    missing = [name for name in _REQUIRED if name not in columns]
-    if missing:
-        raise ImportFileError(
-            "the CSV header must name the columns record_id, msisdn (or card), bytes, "
-            f"recorded_at and optionally session_id; {', '.join(missing)} missing from "
-            f"{','.join(header)!r}",
-            field="header",
-        )
-    return columns
-
-
-def _csv_windows(
-    raw: io.BufferedReader,
-    text: io.TextIOWrapper,
-    reader: CsvReader,
-    columns: dict[str, int],
-    width: int,
-    checker: _RowChecker,
-    size: int,
-) -> Iterator[_Window]:
-    at_id, at_number, at_bytes, at_time = (columns[name] for name in _REQUIRED)
-    at_session = columns.get("session_id")
-    check = checker.check
-    rows: list[_Row] = []
-    bad: list[_Reject] = []
-    for fields in reader:
-        if not fields:
-            continue
-        line = reader.line_num
-        if len(fields) != width:
-            record_id = fields[at_id] if at_id < len(fields) else ""
-            bad.append((line, record_id, f"{len(fields)} fields, the header has {width}", fields))
-        else:
-            try:
-                rows.append(
-                    check(
-                        line,
-                        fields[at_id],
-                        fields[at_number],
-                        None if at_session is None else fields[at_session],
-                        fields[at_bytes],
-                        fields[at_time],
-                        fields,
-                    )
-                )
-            except _BadRow as exc:
-                bad.append((line, fields[at_id], exc.reason, fields))
-        if len(rows) + len(bad) >= size:
-            yield rows, bad, raw.tell()
-            rows, bad = [], []
-    if rows or bad:
-        yield rows, bad, raw.tell()
-    text.detach()  # the caller closes the file
-
-
-def _jsonl_windows(raw: io.BufferedReader, checker: _RowChecker, size: int) -> Iterator[_Window]:
-    check = checker.check
-    rows: list[_Row] = []
-    bad: list[_Reject] = []
-    for line, text in enumerate(raw, start=1):
-        if line == 1 and text.startswith(b"\xef\xbb\xbf"):
-            text = text[3:]
-        if text.isspace() or not text:
-            continue
-        record_id = ""
-        try:
-            try:
-                item = orjson.loads(text)
-            except orjson.JSONDecodeError as exc:
-                raise _BadRow(f"not valid JSON: {exc}") from None
-            if type(item) is not dict:
-                raise _BadRow("not a JSON object")
-            record_id = _json_text(item, "record_id")
-            nbytes = item.get("bytes")
-            rows.append(
-                check(
-                    line,
-                    record_id,
-                    _json_text(item, "msisdn" if "msisdn" in item else "card"),
-                    _json_text(item, "session_id"),
-                    str(nbytes) if type(nbytes) is int else _json_bytes(nbytes),
-                    _json_text(item, "recorded_at"),
-                    text,
-                )
-            )
-        except _BadRow as exc:
-            bad.append((line, record_id, exc.reason, text))
-        if len(rows) + len(bad) >= size:
-            yield rows, bad, raw.tell()
-            rows, bad = [], []
-    if rows or bad:
-        yield rows, bad, raw.tell()
-
-
-def _json_text(item: dict[str, Any], key: str) -> str:
-    value = item.get(key)
-    if type(value) is str:
-        return value
-    if value is None:
-        return ""
-    if type(value) is int:
-        return str(value)
-    raise _BadRow(f"{key} is {orjson.dumps(value).decode()}, not text")
-
-
-def _json_bytes(value: object) -> str:
-    if value is None or isinstance(value, str):
-        return value or ""
-    # 1.5, 1e3 (a float once parsed), true: none is a whole number of bytes as written.
-    return orjson.dumps(value).decode()
-
-
-class _RowChecker:
-    """Checks one row's fields; remembers the file's record ids and numbers."""
-
-    def __init__(self, cards: _CardIndex, latest_allowed: datetime) -> None:
-        self.cards = cards
-        self.latest_allowed = latest_allowed
-        self.first_line_of: dict[str, int] = {}  # record id → the line it first came on
-        self.msisdns: dict[str, str] = {}  # number as written → E.164
-        self.bad_numbers: dict[str, str] = {}  # number as written → what is wrong with it
-
-    def check(
-        self,
-        line: int,
-        record_id: str,
-        number: str,
-        session_id: str | None,
-        nbytes: str,
-        recorded_at: str,
-        original: Any,
-    ) -> _Row:
-        record_id = record_id.strip()
-        if not record_id:
-            raise _BadRow("record_id is empty")
-        first = self.first_line_of.setdefault(record_id, line)
-        if first != line:
-            raise _BadRow(f"record_id {record_id!r} already appears on line {first}")
-        if len(record_id) > MAX_ID_LENGTH or "\ufffd" in record_id:
-            raise _BadRow(f"record_id must be UTF-8 text of at most {MAX_ID_LENGTH} characters")
-        msisdn = self.msisdns.get(number)
-        if msisdn is None:
-            msisdn = self._normalized(number)
-        if msisdn in self.cards.unknown:
-            raise _BadRow(f"no card {msisdn} is registered")
-        if session_id is not None:
-            session_id = session_id.strip() or None
-            if session_id is not None and (
-                len(session_id) > MAX_ID_LENGTH or "\ufffd" in session_id
-            ):
-                raise _BadRow(
-                    f"session_id must be UTF-8 text of at most {MAX_ID_LENGTH} characters"
-                )
-        if nbytes.isdigit() and nbytes.isascii() and len(nbytes) <= 13:
-            used = int(nbytes)
-        else:
-            used = _bytes(nbytes)
-        # The row as read is kept only while its card is still to be looked up, for the
-        # rejects file if there is no such card; after the first window most cards are
-        # known, and a million kept rows would cost memory and the garbage collector.
-        if msisdn in self.cards.ids:
-            original = None
-        return (line, record_id, msisdn, session_id, used, self._moment(recorded_at), original)
-
-    def _normalized(self, number: str) -> str:
-        """E.164 for a number not seen before in the file (normalising costs 30 µs)."""
-        reason = self.bad_numbers.get(number)
-        if reason is None:
-            try:
-                if not number.strip():
-                    raise InvalidInput("msisdn is empty: the card's number is required")
-                self.msisdns[number] = msisdn = normalize_msisdn(number)
-                return msisdn
-            except InvalidInput as exc:
-                reason = self.bad_numbers[number] = exc.detail
-        raise _BadRow(reason)
-
-    def _moment(self, text: str) -> datetime:
-        if not _RFC3339.fullmatch(text):
-            text = text.strip()
-            if not _RFC3339.fullmatch(text):
-                raise _BadRow(_time_problem(text))
-        if text[10] != "T" or text[-1] == "z":
-            text = text.upper().replace(" ", "T")  # as fromisoformat wants them
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError as exc:
-            raise _BadRow(f"recorded_at {text!r} is not a valid date and time: {exc}") from None
-        if moment.tzinfo is not UTC:
-            moment = moment.astimezone(UTC)
-        if moment > self.latest_allowed:
-            now = self.latest_allowed - FUTURE_TOLERANCE
-            raise _BadRow(f"recorded_at {text!r} is in the future: it is {now:%Y-%m-%dT%H:%M:%SZ}")
-        return moment
-
-
-def _bytes(text: str) -> int:
-    value = text.strip()
-    if value.isdigit() and value.isascii():
-        # Compared as text first: int() refuses numbers of thousands of digits.
-        if len(value.lstrip("0")) > 14 or int(value) > MAX_REPORT_BYTES:
-            raise _BadRow(f"bytes {value[:40]} is more than {MAX_REPORT_BYTES} in one record")
-        return int(value)
-    if not value:
-        raise _BadRow("bytes is empty")
-    if value[0] == "-" and value[1:].isdigit():
-        raise _BadRow(f"bytes {value[:40]} is negative")
-    raise _BadRow(f"bytes {value[:40]!r} is not a whole number (ASCII digits only: no 1.5, no 1e3)")
-
-
-def _time_problem(text: str) -> str:
-    if not text:
-        return "recorded_at is empty"
-    text = text[:40]
-    try:
-        naive = len(text) > 10 and datetime.fromisoformat(text).tzinfo is None
-    except ValueError:
-        naive = False
-    if naive:
-        return f"recorded_at {text!r} has no UTC offset: add Z or one such as +07:00"
-    return f"recorded_at {text!r} is not RFC 3339 (such as 2026-11-25T10:00:00+07:00)"
-
-
-def _as_text(original: Any) -> str:
-    """A rejected row as it was in the file: the CSV fields re-quoted, or the JSON line."""
-    if isinstance(original, bytes):
-        return original.decode("utf-8", "replace").rstrip("\r\n")
-    out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(original)
-    return out.getvalue()
-
-
 # --- charging ----------------------------------------------------------------------------
 
 
@@ -573,30 +338,10 @@ class _Package:
     expires_at: datetime
 
 
-class _CardIndex:
-    """Card ids by E.164 number, each number looked up once per import."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.ids: dict[str, int] = {}
-        self.unknown: set[str] = set()  # numbers of no registered card
-
-    def resolve(self, numbers: set[str]) -> None:
-        """Look up the numbers not seen before, 1000 to a query."""
-        wanted = [n for n in numbers if n not in self.ids and n not in self.unknown]
-        if not wanted:
-            return
-        with self.db.unit_of_work(write=False) as session:
-            for chunk in _chunks(wanted):
-                for card in run(session, _CARDS_BY_NUMBER, {"numbers": chunk}):
-                    self.ids[card.msisdn] = card.id
-        self.unknown.update(n for n in wanted if n not in self.ids)
-
-
 class _Charger:
     """Charges a window's rows, in transactions of whole cards; keeps the totals."""
 
-    def __init__(self, db: Database, ctx: Context, cards: _CardIndex, batch_size: int) -> None:
+    def __init__(self, db: Database, ctx: Context, cards: CardIndex, batch_size: int) -> None:
         self.db = db
         self.ctx = ctx
         self.cards = cards
@@ -605,42 +350,35 @@ class _Charger:
         self.imported = self.duplicates = 0
         self.charged_bytes = self.uncharged_bytes = 0
 
-    def charge(self, rows: list[_Row], step: Callable[[float], None]) -> list[_Reject]:
-        """Charge the rows' new records; returns the rows whose card is not registered."""
-        self.cards.resolve({row[2] for row in rows if row[6] is not None})
-        card_ids = self.cards.ids
-        by_card: dict[int, list[_Row]] = {}
-        unknown: list[_Reject] = []
-        for row in rows:
-            card_id = card_ids.get(row[2])
-            if card_id is None:
-                unknown.append((row[0], row[1], f"no card {row[2]} is registered", row[6]))
-            else:
-                by_card.setdefault(card_id, []).append(row)
-        group: list[int] = []
-        size = done = 0
-        for card_id in sorted(by_card):
-            group.append(card_id)
-            size += len(by_card[card_id])
+    def charge(self, table: pa.Table, step: Callable[[float], None]) -> None:
+        """Charge the new records among a window's rows (a `TABLE`)."""
+        if not table.num_rows:
+            return
+        # A card's rows together, in file order; the cards in id order.
+        table = table.sort_by([("card_id", "ascending"), ("line", "ascending")])
+        counts = pc.value_counts(table.column("card_id")).field("counts").to_pylist()
+        start = size = 0
+        for count in counts:
+            size += count
             if size >= self.batch_size:
-                self._charge_cards({c: by_card[c] for c in group})
-                done += size
-                step(done / len(rows))
-                group, size = [], 0
-        if group:
-            self._charge_cards({c: by_card[c] for c in group})
-        return unknown
+                self._charge_cards(table.slice(start, size))
+                start += size
+                size = 0
+                step(start / table.num_rows)
+        if size:
+            self._charge_cards(table.slice(start, size))
 
-    def _charge_cards(self, by_card: dict[int, list[_Row]]) -> None:
+    def _charge_cards(self, rows: pa.Table) -> None:
         """One transaction: claim the records' ids, then charge the new ones."""
-        claimed = sum(len(rows) for rows in by_card.values())
+        claimed = rows.num_rows
         with self.db.unit_of_work() as session:
-            new_ids = self._claim(session, [row[1] for rows in by_card.values() for row in rows])
+            new_ids = self._claim(session, rows.column("record_id").to_pylist())
             if new_ids is not None:
-                fresh = {c: [r for r in rows if r[1] in new_ids] for c, rows in by_card.items()}
-                by_card = {card_id: rows for card_id, rows in fresh.items() if rows}
-            if by_card:
-                charged, uncharged = self._draw_and_write(session, by_card)
+                fresh = pa.array(sorted(new_ids), pa.string())
+                rows = rows.filter(pc.is_in(rows.column("record_id"), value_set=fresh))
+            rows = rows.filter(pc.greater(rows.column("bytes"), 0))  # 0 bytes: nothing to draw
+            if rows.num_rows:
+                charged, uncharged = self._draw_and_write(session, rows)
             else:
                 charged = uncharged = 0
         imported = claimed if new_ids is None else len(new_ids)
@@ -665,38 +403,110 @@ class _Charger:
         savepoint.rollback()
         return set(run(session, claim_returning, params).scalars().all())
 
-    def _draw_and_write(self, session: Session, by_card: dict[int, list[_Row]]) -> tuple[int, int]:
-        # In card-number order (a row's third field), chunks included: credit control and
-        # RADIUS groups lock theirs in that order too, so no two transactions ever wait
-        # on each other in a circle.
-        cards = sorted(by_card, key=lambda card_id: by_card[card_id][0][2])
+    def _draw_and_write(self, session: Session, rows: pa.Table) -> tuple[int, int]:
+        """Charge rows of some bytes each, sorted by card and line."""
+        per_card = rows.group_by("card_id", use_threads=False).aggregate(
+            [
+                ("bytes", "sum"),
+                ("at", "min"),
+                ("at", "max"),
+                ("session_id", "count_distinct", pc.CountOptions(mode="all")),
+                ("session_id", "min"),
+            ]
+        )
+        card_ids = per_card.column("card_id").to_pylist()
         if self.postgres:
-            for chunk in _chunks(cards):
-                run(session, _LOCK_CARDS, {"card_ids": chunk}).all()
-        times = [row[5] for rows in by_card.values() for row in rows]
-        window = {"first": min(times), "last": max(times)}
+            # In card-number order: credit control and RADIUS lock theirs in that order
+            # too, so no two transactions ever wait on each other in a circle.
+            fetch_rows(session, _LOCK_CARDS, {"card_ids": card_ids})
+        at = rows.column("at")
+        window = {
+            "card_ids": card_ids,
+            "first": _instant(pc.min(at).as_py()),
+            "last": _instant(pc.max(at).as_py()),
+        }
         packages: dict[int, list[_Package]] = {}
-        for chunk in _chunks(cards):
-            for p in run(session, _PACKAGES, {"card_ids": chunk, **window}):
-                packages.setdefault(p.card_id, []).append(
-                    _Package(
-                        p.id,
-                        p.quota_total_bytes,
-                        p.quota_used_bytes,
-                        p.quota_reserved_bytes,
-                        p.starts_at,
-                        p.expires_at,
-                    )
+        for package_id, card_id, total, used, reserved, starts, expires in fetch_rows(
+            session, _PACKAGES, window
+        ):
+            package = _Package(package_id, total, used, reserved, starts, expires)
+            packages.setdefault(card_id, []).append(package)
+        uses: dict[int, list[_Use]] = {}
+        one_by_one: list[int] = []
+        no_packages: list[_Package] = []
+        for card_id, total, first, last, sessions, session_id in zip(
+            card_ids,
+            *(
+                per_card.column(name).to_pylist()
+                for name in (
+                    "bytes_sum",
+                    "at_min",
+                    "at_max",
+                    "session_id_count_distinct",
+                    "session_id_min",
                 )
-        draws = _draw(by_card, packages)
+            ),
+            strict=True,
+        ):
+            last_at = _instant(last)
+            card_packages = packages.get(card_id, no_packages)
+            if _drawn_as_one(card_packages, total, _instant(first), last_at):
+                uses[card_id] = [(session_id if sessions == 1 else None, total, last_at)]
+            else:
+                one_by_one.append(card_id)
+        if one_by_one:
+            uses.update(_uses_of(rows, one_by_one))
+        draws = _draw(uses, packages)
         if draws.taken:
-            uses = [{"w_id": package_id, "take": take} for package_id, take in draws.taken.items()]
-            if run(session, _USE, uses).rowcount != len(uses):
+            taken = [{"w_id": package_id, "take": take} for package_id, take in draws.taken.items()]
+            if run_many(session, _USE, taken) != len(taken):
                 # Cannot happen under the card locks; if it does, the batch rolls back.
                 raise RuntimeError("a package changed during the import; the batch is undone")
-        if draws.usage:  # none when every record used 0 bytes
-            run(session, _RECORD, draws.usage)
+        if draws.usage:
+            run_many(session, _RECORD, draws.usage)
         return draws.charged, draws.uncharged
+
+
+# A record's use as `_draw` takes it: (session id, bytes, recorded_at).
+_Use = tuple[str | None, int, datetime]
+
+
+def _instant(micros: int) -> datetime:
+    return EPOCH + micros * MICROSECOND
+
+
+def _drawn_as_one(
+    packages: Sequence[_Package], total: int, first: datetime, last: datetime
+) -> bool:
+    """Whether a card's records, used between `first` and `last`, draw what one record of
+    their `total` at `last` would: every package is active throughout or not at all, and
+    all of it comes from the one package the first record would draw from (or from none:
+    no package has quota left). Then `_draw` need not see them one by one."""
+    unreserved = reserved = None
+    for package in packages:
+        if package.starts_at <= first and last < package.expires_at:
+            left = package.total - package.used
+            if unreserved is None and left - package.reserved > 0:
+                unreserved = left - package.reserved
+            if reserved is None and left > 0:
+                reserved = left
+        elif not (package.expires_at <= first or last < package.starts_at):
+            return False  # starts or ends while the records were used
+    if unreserved is not None:
+        return total <= unreserved
+    return reserved is None or total <= reserved
+
+
+def _uses_of(rows: pa.Table, card_ids: list[int]) -> dict[int, list[_Use]]:
+    """The cards' records one by one, in file order."""
+    mine = rows.filter(pc.is_in(rows.column("card_id"), value_set=pa.array(card_ids, pa.int64())))
+    uses: dict[int, list[_Use]] = {}
+    for card_id, session_id, nbytes, at in zip(
+        *(mine.column(name).to_pylist() for name in ("card_id", "session_id", "bytes", "at")),
+        strict=True,
+    ):
+        uses.setdefault(card_id, []).append((session_id, nbytes, _instant(at)))
+    return uses
 
 
 @dataclass(slots=True)
@@ -707,7 +517,7 @@ class _Draws:
     uncharged: int
 
 
-def _draw(by_card: dict[int, list[_Row]], packages: dict[int, list[_Package]]) -> _Draws:
+def _draw(by_card: dict[int, list[_Use]], packages: dict[int, list[_Package]]) -> _Draws:
     """Draw each card's records, in order, from its packages active at the record's time,
     earliest expiry first (`packages` are in that order): quota no session holds first,
     then reserved quota, as `charging.QuotaBook.charge` does. Sums what each package gave and
@@ -720,7 +530,7 @@ def _draw(by_card: dict[int, list[_Row]], packages: dict[int, list[_Package]]) -
         card_packages = packages.get(card_id, none)
         # package id (None: uncharged) → [bytes, latest time, session id or None]
         per_package: dict[int | None, list[Any]] = {}
-        for _, _, _, session_id, need, at, _ in rows:
+        for session_id, need, at in rows:
             if need == 0:
                 continue
             for unreserved_only in (True, False):
@@ -781,8 +591,3 @@ def _add(entry: list[Any], amount: int, at: datetime, session_id: str | None) ->
         entry[1] = at
     if entry[2] != session_id:
         entry[2] = None
-
-
-def _chunks(values: list[Any]) -> Iterator[list[Any]]:
-    for start in range(0, len(values), _IN_CHUNK):
-        yield values[start : start + _IN_CHUNK]
