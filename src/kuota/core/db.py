@@ -79,6 +79,22 @@ class UTCDateTime(TypeDecorator[datetime]):
 
         return as_text
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Callable[[Any], Any] | None:
+        """On SQLite, the stored text read by `datetime.fromisoformat` (C) in one step,
+        instead of the generic regular expression and then a second conversion: a
+        tenth of the time, on every instant every hot-path read returns."""
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        parse = datetime.fromisoformat
+
+        def from_text(value: str | None) -> datetime | None:
+            if value is None:
+                return None
+            moment = parse(value)
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+        return from_text
+
 
 def run(session: Session, statement: Executable, params: Any = None) -> CursorResult[Any]:
     """Execute a prebuilt Core statement on the session's connection, in its transaction.

@@ -62,7 +62,7 @@ from __future__ import annotations
 import csv
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -76,6 +76,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kuota.cards.models import Card
+from kuota.core.concurrency import read_ahead
 from kuota.core.context import Context
 from kuota.core.db import Database, UTCDateTime, fetch_rows, run, run_many, table_of
 from kuota.core.sql import in_list
@@ -222,19 +223,19 @@ def import_usage(
     rejected = 0
     with path.open("rb") as raw:
         windows = _windows(path, raw, checker, cards, window, by_column)  # header checked
-        with rejects_path.open("w", encoding="utf-8", newline="") as rejects_file:
+        with (
+            rejects_path.open("w", encoding="utf-8", newline="") as rejects_file,
+            closing(read_ahead(windows)) as ahead,
+        ):
             rejects = csv.writer(rejects_file)
             rejects.writerow(REJECTS_HEADER)
             done = 0
-            for plain, rows, bad, read_to in windows:
+            for table, bad, read_to in ahead:
 
                 def step(fraction: float, start: int = done, end: int = read_to) -> None:
                     if progress is not None:
                         progress(start + int((end - start) * fraction), total_bytes)
 
-                table = _as_table(rows, cards, bad)
-                if plain.num_rows:
-                    table = pa.concat_tables([plain, table]) if table.num_rows else plain
                 charger.charge(table, step)
                 bad.sort(key=lambda reject: reject[0])
                 rejects.writerows(
@@ -264,13 +265,25 @@ def _windows(
     cards: CardIndex,
     size: int,
     by_column: bool,
-) -> Iterator[ColumnWindow]:
+) -> Iterator[tuple[pa.Table, list[Reject], int]]:
+    """The file's windows: each one's good rows (a `TABLE`), its bad rows, and how far
+    into the file it ends. A CSV header is read and checked at once."""
+    windows: Iterator[ColumnWindow]
     if by_column and not is_json_lines(path, raw) and is_plain(path):
-        return plain_windows(raw, checker, cards, size)
-    empty = TABLE.empty_table()
-    return (
-        (empty, rows, bad, read_to) for rows, bad, read_to in read_windows(path, raw, checker, size)
-    )
+        windows = plain_windows(raw, checker, cards, size)
+    else:
+        empty = TABLE.empty_table()
+        rows_read = read_windows(path, raw, checker, size)
+        windows = ((empty, rows, bad, read_to) for rows, bad, read_to in rows_read)
+    return (_merged(window, cards) for window in windows)
+
+
+def _merged(window: ColumnWindow, cards: CardIndex) -> tuple[pa.Table, list[Reject], int]:
+    plain, rows, bad, read_to = window
+    table = _as_table(rows, cards, bad)
+    if plain.num_rows:
+        table = pa.concat_tables([plain, table]) if table.num_rows else plain
+    return table, bad, read_to
 
 
 def _as_table(rows: list[Row], cards: CardIndex, bad: list[Reject]) -> pa.Table:

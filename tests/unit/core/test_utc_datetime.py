@@ -44,3 +44,25 @@ def test_none_passes_and_a_naive_time_is_refused() -> None:
     assert _FAST(None) is None
     with pytest.raises(ValueError, match="naive datetime"):
         _FAST(datetime(2026, 11, 25, 3, 0))
+
+
+_READ = _TYPE.result_processor(_DIALECT, None)
+_GENERIC_READ = TypeDecorator.result_processor(_TYPE, _DIALECT, None)  # SQLAlchemy's own path
+
+
+@given(instants)
+def test_reading_the_text_back_is_what_sqlalchemy_reads(moment: datetime) -> None:
+    assert _FAST is not None and _READ is not None and _GENERIC_READ is not None
+    text = _FAST(moment)
+    assert _READ(text) == _GENERIC_READ(text) == moment
+    assert _READ(text).tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2026-11-25 03:00:00", "2026-11-25 03:00:00.5", "2026-11-25 03:00:00.123456"],
+)
+def test_texts_written_by_sqlite_itself_read_as_sqlalchemy_reads_them(text: str) -> None:
+    assert _READ is not None and _GENERIC_READ is not None
+    assert _READ(text) == _GENERIC_READ(text)
+    assert _READ(None) is None
