@@ -38,7 +38,7 @@ from kuota.usage.import_rows import (
     RowChecker,
 )
 
-BLOCK: Final = 8 << 20  # bytes read at a time; 2^23 / 33 (the shortest good row) < MAX_WINDOW
+BLOCK: Final = 8 << 20  # bytes read at a time
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND: Final = timedelta(microseconds=1)
 _BOM: Final = b"\xef\xbb\xbf"
@@ -95,7 +95,26 @@ def plain_windows(
 
 
 def _windows(raw: io.BufferedReader, reader: _ColumnChecker, size: int) -> Iterator[ColumnWindow]:
+    """Windows of `size` lines (the last one shorter), across blocks."""
     next_line = 2
+    pending: list[pa.Array] = []  # lines read, not yet in a window
+    count = 0
+    for lines, read_to in _line_blocks(raw):
+        pending.append(lines)
+        count += len(lines)
+        while count >= size:
+            joined = pending[0] if len(pending) == 1 else pa.concat_arrays(pending)
+            rest = joined.slice(size)
+            yield reader.window(joined.slice(0, size), next_line, read_to)
+            next_line += size
+            pending, count = ([rest] if len(rest) else []), len(rest)
+    if count:
+        joined = pending[0] if len(pending) == 1 else pa.concat_arrays(pending)
+        yield reader.window(joined, next_line, raw.tell())
+
+
+def _line_blocks(raw: io.BufferedReader) -> Iterator[tuple[pa.Array, int]]:
+    """The file's lines, a block at a time, each with how far into the file it ends."""
     carry = b""
     while True:
         block = raw.read(BLOCK)
@@ -109,19 +128,13 @@ def _windows(raw: io.BufferedReader, reader: _ColumnChecker, size: int) -> Itera
         else:
             chunk, carry = data, b""
         if chunk:
-            read_to = raw.tell() - len(carry)
-            read_from = read_to - len(chunk)
             text = pa.array([chunk.decode("utf-8", "replace")], pa.string())
             lines = pc.split_pattern(text, "\n").flatten()
             if b"\r" in chunk:  # CRLF line ends (a plain file has no other CR)
                 lines = pc.utf8_rtrim(lines, "\r")
             if chunk.endswith(b"\n"):
                 lines = lines.slice(0, len(lines) - 1)  # what follows the last line end
-            for start in range(0, len(lines), size):
-                end = min(start + size, len(lines))
-                done = read_from + (read_to - read_from) * end // len(lines)
-                yield reader.window(lines.slice(start, size), next_line + start, done)
-            next_line += len(lines)
+            yield lines, raw.tell() - len(carry)
         if not block:
             return
 

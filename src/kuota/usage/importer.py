@@ -71,15 +71,16 @@ from typing import Any, Final
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import String, bindparam, cast, func, insert, select, true, update
+from sqlalchemy import String, bindparam, cast, func, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kuota.cards.models import Card
 from kuota.core.concurrency import read_ahead
 from kuota.core.context import Context
-from kuota.core.db import Database, UTCDateTime, fetch_rows, run, run_many, table_of
+from kuota.core.db import Database, UTCDateTime, fetch_rows, run, table_of
 from kuota.core.sql import in_list
+from kuota.usage.bulk_writes import UsageRow, add_usage, draw_packages
 from kuota.usage.import_columns import (
     EPOCH,
     MICROSECOND,
@@ -99,7 +100,7 @@ from kuota.usage.import_rows import (
     is_json_lines,
     read_windows,
 )
-from kuota.usage.models import ImportedRecord, Package, UsageRecord
+from kuota.usage.models import ImportedRecord, Package
 
 __all__ = ["ImportFileError", "ImportSummary", "import_usage", "rich_progress"]
 
@@ -135,16 +136,6 @@ _PACKAGES = (
     )
     .order_by(Package.card_id, Package.expires_at, Package.id)
 )
-_USE = (
-    update(Package)
-    .where(
-        Package.id == bindparam("w_id"),
-        Package.quota_used_bytes + bindparam("take") <= Package.quota_total_bytes,
-    )
-    .values(quota_used_bytes=Package.quota_used_bytes + bindparam("take"))
-)
-_RECORD = insert(table_of(UsageRecord))
-
 # A transaction's record ids are claimed by one statement however many they are: they
 # go in as one JSON array (one parameter, no per-id binding); the rows it inserted are
 # the ids not imported before.
@@ -470,13 +461,11 @@ class _Charger:
         if one_by_one:
             uses.update(_uses_of(rows, one_by_one))
         draws = _draw(uses, packages)
-        if draws.taken:
-            taken = [{"w_id": package_id, "take": take} for package_id, take in draws.taken.items()]
-            if run_many(session, _USE, taken) != len(taken):
-                # Cannot happen under the card locks; if it does, the batch rolls back.
-                raise RuntimeError("a package changed during the import; the batch is undone")
+        if draws.taken and draw_packages(session, draws.taken) != len(draws.taken):
+            # Cannot happen under the card locks; if it does, the batch rolls back.
+            raise RuntimeError("a package changed during the import; the batch is undone")
         if draws.usage:
-            run_many(session, _RECORD, draws.usage)
+            add_usage(session, SOURCE, draws.usage)
         return draws.charged, draws.uncharged
 
 
@@ -525,7 +514,7 @@ def _uses_of(rows: pa.Table, card_ids: list[int]) -> dict[int, list[_Use]]:
 @dataclass(slots=True)
 class _Draws:
     taken: dict[int, int]  # package id → bytes drawn from it
-    usage: list[dict[str, Any]]  # usage_records rows
+    usage: list[UsageRow]  # usage_records rows
     charged: int
     uncharged: int
 
@@ -536,7 +525,7 @@ def _draw(by_card: dict[int, list[_Use]], packages: dict[int, list[_Package]]) -
     then reserved quota, as `charging.QuotaBook.charge` does. Sums what each package gave and
     what each card's records used per package (None: uncharged)."""
     taken: dict[int, int] = {}
-    usage: list[dict[str, Any]] = []
+    usage: list[UsageRow] = []
     charged = uncharged = 0
     none: list[_Package] = []
     for card_id, rows in by_card.items():
@@ -583,17 +572,10 @@ def _draw(by_card: dict[int, list[_Use]], packages: dict[int, list[_Package]]) -
             else:
                 charged += amount
                 taken[package_id] = taken.get(package_id, 0) + amount
-            usage.append(
-                {
-                    "card_id": card_id,
-                    "package_id": package_id,
-                    "session_id": session_id,
-                    "source": SOURCE,
-                    "bytes": 0 if package_id is None else amount,
-                    "uncharged_bytes": amount if package_id is None else 0,
-                    "recorded_at": latest,
-                }
-            )
+            if package_id is None:
+                usage.append((card_id, None, session_id, 0, amount, latest))
+            else:
+                usage.append((card_id, package_id, session_id, amount, 0, latest))
     return _Draws(taken, usage, charged, uncharged)
 
 
