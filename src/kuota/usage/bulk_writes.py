@@ -78,7 +78,7 @@ def add_usage(session: Session, source: str, rows: list[UsageRow]) -> None:
     try:
         if connection.dialect.name == "sqlite":
             # The text UTCDateTime stores, so that these compare with every other row's.
-            stored = [(*row[:5], _sqlite_text(row[5])) for row in rows]
+            stored = [(*row[:5], sqlite_text(row[5])) for row in rows]
             cursor.execute(_ADD_USAGE["sqlite"], (source, orjson.dumps(stored).decode()))
         else:
             columns = [list(column) for column in zip(*rows, strict=True)]
@@ -87,7 +87,8 @@ def add_usage(session: Session, source: str, rows: list[UsageRow]) -> None:
         cursor.close()
 
 
-def _sqlite_text(moment: datetime) -> str:
+def sqlite_text(moment: datetime) -> str:
+    """The text `UTCDateTime` stores on SQLite, so that these compare with every other row's."""
     if moment.tzinfo is not UTC:
         raise ValueError("usage rows take UTC instants")
     return moment.isoformat(" ", "microseconds")[:26]

@@ -68,19 +68,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import String, bindparam, cast, func, select, true
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from kuota.cards.models import Card
 from kuota.core.concurrency import read_ahead
 from kuota.core.context import Context
-from kuota.core.db import Database, UTCDateTime, fetch_rows, run, table_of
+from kuota.core.db import Database, fetch_rows
 from kuota.core.sql import in_list
 from kuota.usage.bulk_writes import UsageRow, add_usage, draw_packages
+from kuota.usage.import_claims import (
+    close_window,
+    give_back,
+    import_lock,
+    mark_charged,
+    open_window,
+)
 from kuota.usage.import_columns import (
     EPOCH,
     MICROSECOND,
@@ -100,7 +105,7 @@ from kuota.usage.import_rows import (
     is_json_lines,
     read_windows,
 )
-from kuota.usage.models import ImportedRecord, Package
+from kuota.usage.models import Package
 
 __all__ = ["ImportFileError", "ImportSummary", "import_usage", "rich_progress"]
 
@@ -136,36 +141,6 @@ _PACKAGES = (
     )
     .order_by(Package.card_id, Package.expires_at, Package.id)
 )
-# A transaction's record ids are claimed by one statement however many they are: they
-# go in as one JSON array (one parameter, no per-id binding); the rows it inserted are
-# the ids not imported before.
-_imported = table_of(ImportedRecord)
-_ids_pg = func.json_array_elements_text(cast(bindparam("ids", type_=String), postgresql.JSON))
-_CLAIM_POSTGRESQL = (
-    postgresql.insert(_imported)
-    .from_select(
-        ["record_id", "imported_at"],
-        select(_ids_pg.table_valued("value").c.value, bindparam("at", type_=UTCDateTime())),
-    )
-    .on_conflict_do_nothing()
-)
-_json_ids = func.json_each(bindparam("ids", type_=String)).table_valued("value")
-_CLAIM_SQLITE = (
-    sqlite.insert(_imported)
-    .from_select(
-        ["record_id", "imported_at"],
-        # `WHERE true`: SQLite's parser needs a WHERE before an upsert clause.
-        select(_json_ids.c.value, bindparam("at", type_=UTCDateTime())).where(true()),
-    )
-    .on_conflict_do_nothing()
-)
-_CLAIMS = {  # (insert, insert returning the ids inserted)
-    name: (
-        claim.execution_options(preserve_rowcount=True),  # an INSERT's rowcount is opt-in
-        claim.returning(_imported.c.record_id),
-    )
-    for name, claim in (("postgresql", _CLAIM_POSTGRESQL), ("sqlite", _CLAIM_SQLITE))
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,28 +189,30 @@ def import_usage(
     rejected = 0
     with path.open("rb") as raw:
         windows = _windows(path, raw, checker, cards, window, by_column)  # header checked
-        with (
-            rejects_path.open("w", encoding="utf-8", newline="") as rejects_file,
-            closing(read_ahead(windows)) as ahead,
-        ):
-            rejects = csv.writer(rejects_file)
-            rejects.writerow(REJECTS_HEADER)
-            done = 0
-            for table, bad, read_to in ahead:
+        with import_lock(db):
+            give_back(db)  # what a stopped run claimed and never charged
+            with (
+                rejects_path.open("w", encoding="utf-8", newline="") as rejects_file,
+                closing(read_ahead(windows)) as ahead,
+            ):
+                rejects = csv.writer(rejects_file)
+                rejects.writerow(REJECTS_HEADER)
+                done = 0
+                for table, bad, read_to in ahead:
 
-                def step(fraction: float, start: int = done, end: int = read_to) -> None:
-                    if progress is not None:
-                        progress(start + int((end - start) * fraction), total_bytes)
+                    def step(fraction: float, start: int = done, end: int = read_to) -> None:
+                        if progress is not None:
+                            progress(start + int((end - start) * fraction), total_bytes)
 
-                charger.charge(table, step)
-                bad.sort(key=lambda reject: reject[0])
-                rejects.writerows(
-                    (line, record_id, reason, as_text(original))
-                    for line, record_id, reason, original in bad
-                )
-                rejects_file.flush()
-                rejected += len(bad)
-                done = read_to
+                    charger.charge(table, step)
+                    bad.sort(key=lambda reject: reject[0])
+                    rejects.writerows(
+                        (line, record_id, reason, as_text(original))
+                        for line, record_id, reason, original in bad
+                    )
+                    rejects_file.flush()
+                    rejected += len(bad)
+                    done = read_to
     if progress is not None:
         progress(total_bytes, total_bytes)
     return ImportSummary(
@@ -355,9 +332,23 @@ class _Charger:
         self.charged_bytes = self.uncharged_bytes = 0
 
     def charge(self, table: pa.Table, step: Callable[[float], None]) -> None:
-        """Charge the new records among a window's rows (a `TABLE`)."""
+        """Charge the new records among a window's rows (a `TABLE`): claim their ids
+        (`import_claims.open_window`), then charge them in transactions of whole cards."""
         if not table.num_rows:
             return
+        by_id = table.take(pc.sort_indices(table.column("record_id")))
+        window_id, new_ids = open_window(
+            self.db,
+            by_id.column("record_id").to_pylist(),
+            by_id.column("card_id").to_pylist(),
+            self.ctx.clock.now(),
+        )
+        imported = table.num_rows if new_ids is None else len(new_ids)
+        self.imported += imported
+        self.duplicates += table.num_rows - imported
+        if new_ids is not None:
+            fresh = pa.array(sorted(new_ids), pa.string())
+            table = table.filter(pc.is_in(table.column("record_id"), value_set=fresh))
         # A card's rows together, in file order; the cards in id order.
         table = table.sort_by([("card_id", "ascending"), ("line", "ascending")])
         counts = pc.value_counts(table.column("card_id")).field("counts").to_pylist()
@@ -365,47 +356,25 @@ class _Charger:
         for count in counts:
             size += count
             if size >= self.batch_size:
-                self._charge_cards(table.slice(start, size))
+                self._charge_cards(window_id, table.slice(start, size))
                 start += size
                 size = 0
                 step(start / table.num_rows)
         if size:
-            self._charge_cards(table.slice(start, size))
+            self._charge_cards(window_id, table.slice(start, size))
+        close_window(self.db, window_id)
 
-    def _charge_cards(self, rows: pa.Table) -> None:
-        """One transaction: claim the records' ids, then charge the new ones."""
-        claimed = rows.num_rows
+    def _charge_cards(self, window_id: int, rows: pa.Table) -> None:
+        """One transaction: charge the cards' records, and note the cards as charged."""
         with self.db.unit_of_work() as session:
-            new_ids = self._claim(session, rows.column("record_id").to_pylist())
-            if new_ids is not None:
-                fresh = pa.array(sorted(new_ids), pa.string())
-                rows = rows.filter(pc.is_in(rows.column("record_id"), value_set=fresh))
+            mark_charged(session, window_id, pc.unique(rows.column("card_id")).to_pylist())
             rows = rows.filter(pc.greater(rows.column("bytes"), 0))  # 0 bytes: nothing to draw
             if rows.num_rows:
                 charged, uncharged = self._draw_and_write(session, rows)
             else:
                 charged = uncharged = 0
-        imported = claimed if new_ids is None else len(new_ids)
-        self.imported += imported
-        self.duplicates += claimed - imported
         self.charged_bytes += charged
         self.uncharged_bytes += uncharged
-
-    def _claim(self, session: Session, record_ids: list[str]) -> set[str] | None:
-        """Insert the ids not imported before; these are ours to charge: all of them
-        (None, the usual case) or the set returned. A concurrent import of the same ids
-        waits on them, then skips them."""
-        # Sorted: two imports sharing ids take their locks in one order (and index pages
-        # are visited in order).
-        params = {"ids": orjson.dumps(sorted(record_ids)).decode(), "at": self.ctx.clock.now()}
-        claim, claim_returning = _CLAIMS["postgresql" if self.postgres else "sqlite"]
-        # Asking for the inserted ids costs more than inserting them: first try without.
-        savepoint = session.begin_nested()
-        if run(session, claim, params).rowcount == len(record_ids):
-            savepoint.commit()
-            return None
-        savepoint.rollback()
-        return set(run(session, claim_returning, params).scalars().all())
 
     def _draw_and_write(self, session: Session, rows: pa.Table) -> tuple[int, int]:
         """Charge rows of some bytes each, sorted by card and line."""

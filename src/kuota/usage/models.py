@@ -83,12 +83,43 @@ class UsageRecord(Base):
 
 
 class ImportedRecord(Base):
-    """An imported usage record's id: importing the same file twice charges once."""
+    """An imported usage record's id: importing the same file twice charges once.
+
+    An import claims a window's ids before it charges them (`ImportWindow`); the card
+    and the window are kept so that a claim whose card was never charged, by a run that
+    stopped, can be given back. Claims from before 0008 have neither."""
 
     __tablename__ = "imported_usage_records"
+    __table_args__ = (Index("ix_imported_usage_records_window_id", "window_id"),)
 
     record_id: Mapped[str] = mapped_column(String(120), primary_key=True)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    card_id: Mapped[int | None] = mapped_column(BigInteger)
+    window_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ImportWindow(Base):
+    """A window of an import being charged: its ids are claimed, its cards are charged
+    one transaction at a time (`ImportWindowCard`). Gone once the window is charged; one
+    left behind is from a run that stopped, and the next import gives back its claims
+    of cards not charged."""
+
+    __tablename__ = "import_windows"
+    # Never reused (SQLite would reuse the largest id once it is deleted): claims keep
+    # their window's id after it is gone.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ImportWindowCard(Base):
+    """A card whose records of the window are charged (in the transaction that wrote it)."""
+
+    __tablename__ = "import_window_cards"
+
+    window_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    card_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
 
 
 class CreditControlAnswer(Base):
