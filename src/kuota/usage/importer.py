@@ -41,20 +41,24 @@ used, so a file imported days late still charges the packages of its day, and us
 from before a package was bought never does. A card's records are charged in file
 order.
 
-Speed. The file is read `window` records at a time; a window's records are grouped
-by card and charged in transactions of about `batch_size` records, whole cards
-each. A transaction claims its record ids in one ``INSERT … SELECT`` from a JSON
-array ``ON CONFLICT DO NOTHING`` (only when it inserts fewer rows than ids is it
-repeated with ``RETURNING`` to learn which were there already), locks its cards
-(PostgreSQL, in card-number order, as credit control and RADIUS do, so they never
-deadlock), reads their packages in one query, draws every record in
-Python, and writes one update per package drawn from and one `UsageRecord` per card
-and package (and one for uncharged bytes): ``bytes`` is the total of the card's
-records in the window, ``recorded_at`` the latest record's time, ``session_id`` the
-records' session when they share one. The per-record trail is the file with its
-record ids (`ImportedRecord`). Claims and charges commit together, so a crash
-mid-file and a re-run charge each record exactly once. Memory: the window, plus
-about 100 bytes per record id of the file (to find ids repeated within it).
+Speed. The file is read `window` records at a time (a plain CSV file by column, see
+`import_columns`; any other row by row, `import_rows`), in a thread while the window
+before is charged. A window's record ids are claimed first, in one sorted insert
+(`import_claims.open_window`; ids claimed before are duplicates), then its records are
+grouped by card and charged in transactions of about `batch_size` records, whole cards
+each. A transaction locks its cards (PostgreSQL, in card-number order, as credit
+control and RADIUS do, so they never deadlock), reads their packages in one query,
+draws the records (a card's records as one draw when that is what drawing them one by
+one gives, `_drawn_as_one`), writes one update per package drawn from and one
+`UsageRecord` per card and package (and one for uncharged bytes), each set in one
+statement (`bulk_writes`), and notes its cards as charged for the window. ``bytes``
+is the total of the card's records in the window, ``recorded_at`` the latest record's
+time, ``session_id`` the records' session when they share one. The per-record trail
+is the file with its record ids (`ImportedRecord`). A run that stops mid-window leaves
+claims of cards it never charged; the next import gives them back before it claims
+anything (`import_claims.give_back`), so re-running the file charges each record
+exactly once. One import runs at a time per database. Memory: the window, plus about
+100 bytes per record id of the file (to find ids repeated within it).
 """
 
 from __future__ import annotations
