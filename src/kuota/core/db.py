@@ -38,6 +38,12 @@ NAMING_CONVENTION = {
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
+def sqlite_instant(utc: datetime) -> str:
+    """The text an instant is stored as on SQLite: `YYYY-MM-DD HH:MM:SS.ffffff`, UTC
+    (what SQLAlchemy writes; `utc` must be in UTC)."""
+    return utc.isoformat(" ", "microseconds")[:26]
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC in and out, on SQLite (which keeps naive text) too."""
 
@@ -73,7 +79,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             utc = self.process_bind_param(value, dialect)
             if utc is None:
                 return None
-            text = utc.isoformat(" ", "microseconds")[:26]
+            text = sqlite_instant(utc)
             last = (value, text)
             return text
 

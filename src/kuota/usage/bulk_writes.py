@@ -16,7 +16,7 @@ from typing import Final
 import orjson
 from sqlalchemy.orm import Session
 
-from kuota.core.db import table_of
+from kuota.core.db import sqlite_instant, table_of
 from kuota.usage.models import Package, UsageRecord
 
 # (card id, package id or None for uncharged, session id, bytes, uncharged bytes,
@@ -91,4 +91,4 @@ def sqlite_text(moment: datetime) -> str:
     """The text `UTCDateTime` stores on SQLite, so that these compare with every other row's."""
     if moment.tzinfo is not UTC:
         raise ValueError("usage rows take UTC instants")
-    return moment.isoformat(" ", "microseconds")[:26]
+    return sqlite_instant(moment)
