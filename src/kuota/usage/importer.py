@@ -65,7 +65,7 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,6 +78,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from kuota.cards.models import Card
+from kuota.core.clock import Clock
 from kuota.core.concurrency import read_ahead
 from kuota.core.context import Context
 from kuota.core.db import Database, fetch_rows
@@ -197,18 +198,19 @@ def import_usage(
             give_back(db)  # what a stopped run claimed and never charged
             with (
                 rejects_path.open("w", encoding="utf-8", newline="") as rejects_file,
-                closing(read_ahead(windows)) as ahead,
+                closing(_claimed_ahead(db, ctx.clock, windows)) as ahead,
             ):
                 rejects = csv.writer(rejects_file)
                 rejects.writerow(REJECTS_HEADER)
                 done = 0
-                for table, bad, read_to in ahead:
+                for claimed in ahead:
+                    bad, read_to = claimed.bad, claimed.read_to
 
                     def step(fraction: float, start: int = done, end: int = read_to) -> None:
                         if progress is not None:
                             progress(start + int((end - start) * fraction), total_bytes)
 
-                    charger.charge(table, step)
+                    charger.charge(claimed, step)
                     bad.sort(key=lambda reject: reject[0])
                     rejects.writerows(
                         (line, record_id, reason, as_text(original))
@@ -248,6 +250,58 @@ def _windows(
         rows_read = read_windows(path, raw, checker, size)
         windows = ((empty, rows, bad, read_to) for rows, bad, read_to in rows_read)
     return (_merged(window, cards) for window in windows)
+
+
+@dataclass(slots=True)
+class _Claimed:
+    """A window whose record ids are claimed (`import_claims.open_window`)."""
+
+    window_id: int | None  # None: the window has no good rows
+    new: pa.Table  # its records not imported before (a `TABLE`)
+    duplicates: int  # its records imported before
+    bad: list[Reject]
+    read_to: int
+
+
+def _claimed_ahead(
+    db: Database, clock: Clock, windows: Iterator[tuple[pa.Table, list[Reject], int]]
+) -> Generator[_Claimed, None, None]:
+    """The windows, read in a thread ahead of the charging (`read_ahead`), their ids
+    claimed: on PostgreSQL in that thread too, so that the server inserts one window's
+    claims while the one before is charged; on SQLite here, just before the window is
+    charged (its one writer would only make the two wait for each other: measured, a
+    tenth slower)."""
+    if db.is_sqlite:
+        return _claimed(db, clock, read_ahead(windows))
+    return read_ahead(_claimed(db, clock, windows))
+
+
+def _claimed(
+    db: Database, clock: Clock, windows: Iterator[tuple[pa.Table, list[Reject], int]]
+) -> Generator[_Claimed, None, None]:
+    """Each window with its ids claimed. Closing it closes `windows` (and so stops a
+    thread reading ahead before the file is closed)."""
+    try:
+        for table, bad, read_to in windows:
+            if not table.num_rows:
+                yield _Claimed(None, table, 0, bad, read_to)
+                continue
+            by_id = table.take(pc.sort_indices(table.column("record_id")))
+            window_id, new_ids = open_window(
+                db,
+                by_id.column("record_id").to_pylist(),
+                by_id.column("card_id").to_pylist(),
+                clock.now(),
+            )
+            new = table
+            if new_ids is not None:
+                fresh = pa.array(sorted(new_ids), pa.string())
+                new = table.filter(pc.is_in(table.column("record_id"), value_set=fresh))
+            yield _Claimed(window_id, new, table.num_rows - new.num_rows, bad, read_to)
+    finally:
+        close = getattr(windows, "close", None)
+        if close is not None:
+            close()
 
 
 def _merged(window: ColumnWindow, cards: CardIndex) -> tuple[pa.Table, list[Reject], int]:
@@ -335,24 +389,13 @@ class _Charger:
         self.imported = self.duplicates = 0
         self.charged_bytes = self.uncharged_bytes = 0
 
-    def charge(self, table: pa.Table, step: Callable[[float], None]) -> None:
-        """Charge the new records among a window's rows (a `TABLE`): claim their ids
-        (`import_claims.open_window`), then charge them in transactions of whole cards."""
-        if not table.num_rows:
+    def charge(self, window: _Claimed, step: Callable[[float], None]) -> None:
+        """Charge a claimed window's new records, in transactions of whole cards."""
+        if window.window_id is None:
             return
-        by_id = table.take(pc.sort_indices(table.column("record_id")))
-        window_id, new_ids = open_window(
-            self.db,
-            by_id.column("record_id").to_pylist(),
-            by_id.column("card_id").to_pylist(),
-            self.ctx.clock.now(),
-        )
-        imported = table.num_rows if new_ids is None else len(new_ids)
-        self.imported += imported
-        self.duplicates += table.num_rows - imported
-        if new_ids is not None:
-            fresh = pa.array(sorted(new_ids), pa.string())
-            table = table.filter(pc.is_in(table.column("record_id"), value_set=fresh))
+        table = window.new
+        self.imported += table.num_rows
+        self.duplicates += window.duplicates
         # A card's rows together, in file order; the cards in id order.
         table = table.sort_by([("card_id", "ascending"), ("line", "ascending")])
         counts = pc.value_counts(table.column("card_id")).field("counts").to_pylist()
@@ -360,13 +403,13 @@ class _Charger:
         for count in counts:
             size += count
             if size >= self.batch_size:
-                self._charge_cards(window_id, table.slice(start, size))
+                self._charge_cards(window.window_id, table.slice(start, size))
                 start += size
                 size = 0
                 step(start / table.num_rows)
         if size:
-            self._charge_cards(window_id, table.slice(start, size))
-        close_window(self.db, window_id)
+            self._charge_cards(window.window_id, table.slice(start, size))
+        close_window(self.db, window.window_id)
 
     def _charge_cards(self, window_id: int, rows: pa.Table) -> None:
         """One transaction: charge the cards' records, and note the cards as charged."""
