@@ -278,10 +278,12 @@ def import_usage(
 ) -> None:
     """Import usage records in bulk, charging each record once however often the file is
     imported. Exit 0 when every row was imported, 1 when some were rejected (see the
-    rejects file), 2 when the file cannot be read."""
+    rejects file), 2 when the file cannot be read, 3 when another import took over
+    (run the file again)."""
     from kuota.core.clock import SystemClock
     from kuota.core.errors import InvalidInput
     from kuota.usage import importer
+    from kuota.usage.import_claims import WindowGivenBack
 
     settings = Settings()  # no secret is needed to import usage
     database = Database(settings.database_url, pool_size=4)
@@ -299,6 +301,9 @@ def import_usage(
     except InvalidInput as exc:
         console.print(f"[red]{exc.detail}[/red]")
         raise typer.Exit(2) from exc
+    except WindowGivenBack as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(3) from exc
     finally:
         database.dispose()
     console.print(

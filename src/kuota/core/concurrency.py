@@ -35,12 +35,16 @@ def read_ahead(items: Iterator[T], *, name: str = "kuota-read-ahead") -> Generat
     def produce() -> None:
         try:
             for item in items:
-                if stop.is_set():
-                    return
                 offer((True, item))
+                if stop.is_set():  # the consumer has gone: produce no more
+                    return
         except BaseException as exc:  # handed to the consumer, raised there
             offer((False, exc))
             return
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # here, in this thread, before the caller's join returns
         offer((False, None))
 
     thread = threading.Thread(target=produce, name=name, daemon=True)

@@ -27,10 +27,11 @@ from datetime import datetime
 from typing import Final
 
 import orjson
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from kuota.core.db import Database, run, table_of
+from kuota.core.errors import KuotaError
 from kuota.usage.bulk_writes import sqlite_text
 from kuota.usage.models import ImportedRecord, ImportWindow, ImportWindowCard
 
@@ -53,7 +54,8 @@ _memory_lock = threading.Lock()  # in-memory SQLite: one process, so one lock
 
 _NEW_WINDOW = insert(table_of(ImportWindow)).returning(table_of(ImportWindow).c.id)
 _MARK = insert(table_of(ImportWindowCard))
-_LEFT_BEHIND = select(ImportWindow.id)
+_LEFT_BEHIND = select(ImportWindow.id).with_for_update()
+_OURS = select(ImportWindow.id).where(ImportWindow.id == bindparam("window_id")).with_for_update()
 
 
 @contextmanager
@@ -126,8 +128,27 @@ def open_window(
         return window_id, new
 
 
+class WindowGivenBack(KuotaError):
+    """Another import gave this window's claims back: this run must stop (its lock was
+    lost). Re-running the file charges what it had not charged yet."""
+
+    status = 409
+    slug = "import-window-given-back"
+    title = "Import window given back"
+
+
 def mark_charged(session: Session, window_id: int, card_ids: list[int]) -> None:
-    """Note the cards as charged for the window, in the transaction that charged them."""
+    """Note the cards as charged for the window, in the transaction that charges them,
+    first making sure the window is still ours. Its row is locked (PostgreSQL) until
+    the transaction ends, and `give_back` deletes it: so a window is never given back
+    while one of its transactions is charging, even by an import that came in because
+    this one lost its lock (a connection dropped): this transaction then finds the window
+    gone and stops, and nothing of it is charged."""
+    if run(session, _OURS, {"window_id": window_id}).first() is None:
+        raise WindowGivenBack(
+            f"import window {window_id} was given back by another import (this run's lock "
+            "was lost); run the file again to charge the rest"
+        )
     run(session, _MARK, [{"window_id": window_id, "card_id": card_id} for card_id in card_ids])
 
 

@@ -9,7 +9,7 @@ block of the file can be split and checked by column in native code.
 A row is taken as it is when every field is in its plain form: a record id of 1 to 120
 printable ASCII characters (no space), a number that is a registered card's, a session
 id of at most 120 printable ASCII characters (or none), bytes as 1 to 13 ASCII digits,
-and ``recorded_at`` as ``YYYY-MM-DDTHH:MM:SS[.ffffff](Z|±HH:MM)`` no later than the
+and ``recorded_at`` as ``YYYY-MM-DDTHH:MM:SS[.ffffff](Z|±HH:MM)`` (year 1000 on) no later than the
 clock allows. Every other row (a wrong number of fields, spaces around a value, a time
 in another form, an unknown card…) goes to `RowChecker`, exactly as the row reader would
 give it, and is accepted or rejected there with its reason. A window whose record ids
@@ -46,7 +46,7 @@ _PLAIN_ID: Final = r"^[\x21-\x7e]{1,120}$"
 _PLAIN_SESSION: Final = r"^[\x21-\x7e]{0,120}$"
 _PLAIN_BYTES: Final = r"^[0-9]{1,13}$"
 _PLAIN_TIME: Final = (
-    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
     r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
     r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
 )

@@ -259,8 +259,9 @@ class RowChecker:
         msisdn = self.msisdns.get(number)
         if msisdn is None:
             msisdn = self._normalized(number)
-        if msisdn in self.cards.unknown:
-            raise BadRow(f"no card {msisdn} is registered")
+        # Whether a card has the number is asked last, after every field is good (by
+        # `importer._as_table`): a row's reason must not depend on which window first
+        # looked its number up.
         if session_id is not None:
             session_id = session_id.strip() or None
             if session_id is not None and (
@@ -310,7 +311,10 @@ class RowChecker:
         except ValueError as exc:
             raise BadRow(f"recorded_at {text!r} is not a valid date and time: {exc}") from None
         if moment.tzinfo is not UTC:
-            moment = moment.astimezone(UTC)
+            try:
+                moment = moment.astimezone(UTC)
+            except OverflowError:  # 0001-01-01T00:00:00+01:00, 9999-12-31T23:00:00-02:00
+                raise BadRow(f"recorded_at {text!r} is out of range in UTC") from None
         if moment > self.latest_allowed:
             now = self.latest_allowed - FUTURE_TOLERANCE
             raise BadRow(f"recorded_at {text!r} is in the future: it is {now:%Y-%m-%dT%H:%M:%SZ}")

@@ -8,11 +8,13 @@ import threading
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, insert, select
 
 from kuota.core.context import Context
 from kuota.core.db import Database, table_of
 from kuota.usage.import_claims import (
+    WindowGivenBack,
     close_window,
     give_back,
     import_lock,
@@ -95,3 +97,18 @@ def test_one_import_at_a_time(db: Database) -> None:
         order.append("second in")
     thread.join()
     assert order == ["first in", "first out", "second in"]
+
+
+def test_a_run_whose_window_was_given_back_stops_and_charges_nothing_more(
+    db: Database, ctx: Context
+) -> None:
+    """Its lock was lost (a dropped connection) and another import came in: that one
+    gave the window back, so this one must not charge its cards."""
+    window, _ = open_window(db, ["z1", "z2"], [1, 2], ctx.clock.now())
+    with db.unit_of_work() as s:
+        mark_charged(s, window, [1])
+    assert give_back(db) == 1  # the other import: card 2 was never charged
+    with pytest.raises(WindowGivenBack, match="run the file again"), db.unit_of_work() as s:
+        mark_charged(s, window, [2])
+    assert count(db, ImportWindowCard) == 0
+    assert claims(db) == {"z1": (1, window)}

@@ -133,6 +133,10 @@ field = {
                 "2026-11-25T03:00:00.1234567Z",
                 "2026-11-25T03:00:00+07:00",
                 "2027-01-01T00:00:00Z",
+                "0000-01-01T00:00:00Z",
+                "0001-01-01T00:00:00+01:00",
+                "0999-12-31T23:00:00Z",
+                "9999-12-31T23:00:00-02:00",
                 "yesterday",
             ]
         ),
@@ -154,9 +158,9 @@ def rows(draw: st.DrawFn) -> list[str]:
             "recorded_at": draw(good_time),
         }
         kind = draw(st.integers(0, 9))
-        if kind == 0:
-            name = draw(st.sampled_from(sorted(field)))
-            values[name] = draw(field[name])
+        if kind == 0:  # one or two fields gone wrong (an unknown card among them, say)
+            for name in draw(st.lists(st.sampled_from(sorted(field)), min_size=1, max_size=2)):
+                values[name] = draw(field[name])
         line = ",".join(
             values[name] for name in ("record_id", "msisdn", "session_id", "bytes", "recorded_at")
         )
@@ -197,6 +201,27 @@ def _state(db: Database) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
 def test_the_column_reader_charges_and_rejects_as_the_row_reader(
     twins: Twins, body: list[str], crlf: bool, bom: bool, window: int
 ) -> None:
+    _compare(twins, body, crlf=crlf, bom=bom, window=window)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "r-1,+6281199999999,s,,2026-11-25T01:00:00Z",  # unknown card and no bytes
+        "r-1,+6281199999999,s,5,2026-11-25T01:00:00Z",
+        "r-1,+6281100000001,s,5,0000-01-01T00:00:00Z",
+        "r-1,+6281100000001,s,5,0001-01-01T00:00:00+01:00",
+        "r-1,+6281100000001,s,5,9999-12-31T23:00:00-02:00",
+    ],
+)
+def test_rows_found_wrong_twice_get_one_reason_whichever_reads_them(
+    twins: Twins, line: str
+) -> None:
+    # The same number again in a later window: looked up by then.
+    _compare(twins, [line, line.replace("r-1", "r-2")], crlf=False, bom=False, window=1)
+
+
+def _compare(twins: Twins, body: list[str], *, crlf: bool, bom: bool, window: int) -> None:
     n = next(twins.files)
     end = "\r\n" if crlf else "\n"
     text = end.join(["record_id,msisdn,session_id,bytes,recorded_at", *body]) + end
