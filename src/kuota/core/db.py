@@ -40,7 +40,9 @@ BigId = BigInteger().with_variant(Integer, "sqlite")
 
 def sqlite_instant(utc: datetime) -> str:
     """The text an instant is stored as on SQLite: `YYYY-MM-DD HH:MM:SS.ffffff`, UTC
-    (what SQLAlchemy writes; `utc` must be in UTC)."""
+    (what SQLAlchemy writes). `utc` must be in UTC: its text carries no offset."""
+    if utc.tzinfo is not UTC:
+        raise ValueError(f"SQLite stores instants in UTC; given {utc.tzinfo!r}")
     return utc.isoformat(" ", "microseconds")[:26]
 
 
@@ -124,6 +126,18 @@ class _Many:
 _many: dict[tuple[Executable, str, tuple[str, ...]], _Many] = {}
 
 
+@contextmanager
+def driver_cursor(session: Session) -> Iterator[tuple[Any, Any]]:
+    """The driver's own cursor on the session's connection, in its transaction, and the
+    dialect; closed afterwards. For statements the hot path runs past SQLAlchemy."""
+    connection = session.connection()
+    cursor = connection.connection.cursor()
+    try:
+        yield cursor, connection.dialect
+    finally:
+        cursor.close()
+
+
 def run_many(session: Session, statement: Executable, rows: list[dict[str, Any]]) -> int:
     """Execute a prebuilt Core INSERT, UPDATE or DELETE once per row, by the driver's own
     `executemany`, in the session's transaction.
@@ -136,29 +150,25 @@ def run_many(session: Session, statement: Executable, rows: list[dict[str, Any]]
     statement affected, all executions together."""
     if not rows:
         return 0
-    connection = session.connection()
-    dialect = connection.dialect
-    key = (statement, dialect.name, tuple(rows[0]))
-    plan = _many.get(key)
-    if plan is None:
-        compiled = cast(Any, statement).compile(dialect=dialect, column_keys=list(key[2]))
-        positional = compiled.positiontup is not None
-        names = tuple(compiled.positiontup if positional else compiled.binds)
-        plan = _Many(compiled.string, names, _bind_processors(compiled, names, dialect), positional)
-        _many[key] = plan
-    names = plan.names
-    values = [[row[name] for name in names] for row in rows]
-    for row_values in values:
-        _process(row_values, plan.processors)
-    params: list[Any] = (
-        values if plan.positional else [dict(zip(names, row, strict=True)) for row in values]
-    )
-    cursor = connection.connection.cursor()
-    try:
+    with driver_cursor(session) as (cursor, dialect):
+        key = (statement, dialect.name, tuple(rows[0]))
+        plan = _many.get(key)
+        if plan is None:
+            compiled = cast(Any, statement).compile(dialect=dialect, column_keys=list(key[2]))
+            positional = compiled.positiontup is not None
+            names = tuple(compiled.positiontup if positional else compiled.binds)
+            processors = _bind_processors(compiled, names, dialect)
+            plan = _Many(compiled.string, names, processors, positional)
+            _many[key] = plan
+        names = plan.names
+        values = [[row[name] for name in names] for row in rows]
+        for row_values in values:
+            _process(row_values, plan.processors)
+        params: list[Any] = (
+            values if plan.positional else [dict(zip(names, row, strict=True)) for row in values]
+        )
         cursor.executemany(plan.sql, params)
         return int(cursor.rowcount)
-    finally:
-        cursor.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,23 +195,18 @@ def fetch_rows(
     `core.sql.in_list`), parameters and columns go through their types' processors
     (instants come back as UTC datetimes), and no `Row` is built. For the hot path's
     reads, where that machinery costs more than the query."""
-    connection = session.connection()
-    dialect = connection.dialect
-    plan = _fetches.get((statement, dialect.name))
-    if plan is None:
-        plan = _plan_fetch(statement, dialect)
-        _fetches[statement, dialect.name] = plan
-    values = [params[name] if name in params else plan.defaults[name] for name in plan.names]
-    _process(values, plan.binds)
-    cursor = connection.connection.cursor()
-    try:
+    with driver_cursor(session) as (cursor, dialect):
+        plan = _fetches.get((statement, dialect.name))
+        if plan is None:
+            plan = _plan_fetch(statement, dialect)
+            _fetches[statement, dialect.name] = plan
+        values = [params[name] if name in params else plan.defaults[name] for name in plan.names]
+        _process(values, plan.binds)
         if plan.positional:
             cursor.execute(plan.sql, values)
         else:
             cursor.execute(plan.sql, dict(zip(plan.names, values, strict=True)))
         rows = cursor.fetchall()
-    finally:
-        cursor.close()
     if not plan.results:
         return [tuple(row) for row in rows]
     out = []

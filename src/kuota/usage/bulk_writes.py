@@ -10,13 +10,13 @@ value: a JSON array read by `json_each` on SQLite, one array per column read by
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
 
 import orjson
 from sqlalchemy.orm import Session
 
-from kuota.core.db import sqlite_instant, table_of
+from kuota.core.db import driver_cursor, sqlite_instant, table_of
 from kuota.usage.models import Package, UsageRecord
 
 # (card id, package id or None for uncharged, session id, bytes, uncharged bytes,
@@ -59,36 +59,21 @@ _ADD_USAGE: Final = {
 def draw_packages(session: Session, taken: dict[int, int]) -> int:
     """Add each package's draw (package id → bytes) to its use, where the package has
     that much quota left; returns how many packages were drawn from."""
-    connection = session.connection()
-    cursor = connection.connection.cursor()
-    try:
-        if connection.dialect.name == "sqlite":
+    with driver_cursor(session) as (cursor, dialect):
+        if dialect.name == "sqlite":
             cursor.execute(_DRAW["sqlite"], (orjson.dumps(list(taken.items())).decode(),))
         else:
             cursor.execute(_DRAW["postgresql"], (list(taken), list(taken.values())))
         return int(cursor.rowcount)
-    finally:
-        cursor.close()
 
 
 def add_usage(session: Session, source: str, rows: list[UsageRow]) -> None:
     """Insert usage records, from `source`; instants must be UTC."""
-    connection = session.connection()
-    cursor = connection.connection.cursor()
-    try:
-        if connection.dialect.name == "sqlite":
+    with driver_cursor(session) as (cursor, dialect):
+        if dialect.name == "sqlite":
             # The text UTCDateTime stores, so that these compare with every other row's.
-            stored = [(*row[:5], sqlite_text(row[5])) for row in rows]
+            stored = [(*row[:5], sqlite_instant(row[5])) for row in rows]
             cursor.execute(_ADD_USAGE["sqlite"], (source, orjson.dumps(stored).decode()))
         else:
             columns = [list(column) for column in zip(*rows, strict=True)]
             cursor.execute(_ADD_USAGE["postgresql"], (source, *columns))
-    finally:
-        cursor.close()
-
-
-def sqlite_text(moment: datetime) -> str:
-    """The text `UTCDateTime` stores on SQLite, so that these compare with every other row's."""
-    if moment.tzinfo is not UTC:
-        raise ValueError("usage rows take UTC instants")
-    return sqlite_instant(moment)

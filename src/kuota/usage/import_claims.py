@@ -30,9 +30,8 @@ import orjson
 from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.orm import Session
 
-from kuota.core.db import Database, run, table_of
+from kuota.core.db import Database, driver_cursor, run, sqlite_instant, table_of
 from kuota.core.errors import KuotaError
-from kuota.usage.bulk_writes import sqlite_text
 from kuota.usage.models import ImportedRecord, ImportWindow, ImportWindowCard
 
 _CLAIMS: Final = table_of(ImportedRecord).name
@@ -102,8 +101,7 @@ def give_back(db: Database) -> int:
                 .where(ImportedRecord.card_id.not_in(charged))
                 .execution_options(synchronize_session=False),
             ).rowcount
-            run(session, delete(ImportWindowCard).where(ImportWindowCard.window_id == window_id))
-            run(session, delete(ImportWindow).where(ImportWindow.id == window_id))
+            _forget(session, window_id)
     return given
 
 
@@ -153,9 +151,14 @@ def mark_charged(session: Session, window_id: int, card_ids: list[int]) -> None:
 
 
 def close_window(db: Database, window_id: int) -> None:
+    """Forget a window whose cards are all charged."""
     with db.unit_of_work() as session:
-        run(session, delete(ImportWindowCard).where(ImportWindowCard.window_id == window_id))
-        run(session, delete(ImportWindow).where(ImportWindow.id == window_id))
+        _forget(session, window_id)
+
+
+def _forget(session: Session, window_id: int) -> None:
+    run(session, delete(ImportWindowCard).where(ImportWindowCard.window_id == window_id))
+    run(session, delete(ImportWindow).where(ImportWindow.id == window_id))
 
 
 def _claim(
@@ -167,12 +170,10 @@ def _claim(
     *,
     returning: bool,
 ) -> int | set[str]:
-    connection = session.connection()
-    cursor = connection.connection.cursor()
-    try:
-        if connection.dialect.name == "sqlite":
+    with driver_cursor(session) as (cursor, dialect):
+        if dialect.name == "sqlite":
             pairs = orjson.dumps(list(zip(record_ids, card_ids, strict=True))).decode()
-            params: tuple[object, ...] = (window_id, sqlite_text(now), pairs)
+            params: tuple[object, ...] = (window_id, sqlite_instant(now), pairs)
             sql = _CLAIM["sqlite"]
         else:
             params = (window_id, now, record_ids, card_ids)
@@ -182,5 +183,3 @@ def _claim(
             return {row[0] for row in cursor.fetchall()}
         cursor.execute(sql, params)
         return int(cursor.rowcount)
-    finally:
-        cursor.close()

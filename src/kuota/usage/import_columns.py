@@ -32,15 +32,14 @@ import pyarrow.compute as pc
 from kuota.usage.import_rows import (
     CardIndex,
     CsvLayout,
-    ImportFileError,
     Reject,
     Row,
     RowChecker,
 )
 
 BLOCK: Final = 8 << 20  # bytes read at a time
-EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND: Final = timedelta(microseconds=1)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
 _BOM: Final = b"\xef\xbb\xbf"
 _PLAIN_ID: Final = r"^[\x21-\x7e]{1,120}$"
 _PLAIN_SESSION: Final = r"^[\x21-\x7e]{0,120}$"
@@ -66,6 +65,16 @@ TABLE: Final = pa.schema(
         ("at", pa.int64()),  # microseconds since 1970-01-01 UTC
     ]
 )
+
+
+def micros(moment: datetime) -> int:
+    """An instant as `TABLE` keeps it: microseconds since 1970-01-01 UTC."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def instant(value: int) -> datetime:
+    """The UTC instant of a `TABLE`'s microseconds."""
+    return _EPOCH + value * _MICROSECOND
 
 
 def is_plain(path: Path) -> bool:
@@ -141,8 +150,6 @@ def _line_blocks(raw: io.BufferedReader) -> Iterator[tuple[pa.Array, int]]:
 
 class _ColumnChecker:
     def __init__(self, layout: CsvLayout, checker: RowChecker, cards: CardIndex) -> None:
-        if layout.width < 4:  # CsvLayout has already refused a header without them
-            raise ImportFileError("the CSV header names too few columns", field="header")
         self.layout = layout
         self.checker = checker
         self.cards = cards
@@ -190,12 +197,12 @@ class _ColumnChecker:
         except pa.ArrowInvalid:  # a plain-looking impossible date, such as 2026-02-30
             return self._row_by_row(parts, lines_list, rows, bad, read_to)
         first_line_of.update(zip(id_list, lines_list, strict=True))  # as RowChecker would
-        micros = pc.cast(instants, pa.int64())
-        latest = (checker.latest_allowed - EPOCH) // MICROSECOND
+        at = pc.cast(instants, pa.int64())
+        latest = micros(checker.latest_allowed)
         card_ids = self._card_ids(column(layout.at_number))
         nbytes = column(layout.at_bytes)
         good = pc.and_(
-            pc.and_(plain_time, pc.less_equal(micros, latest)),
+            pc.and_(plain_time, pc.less_equal(at, latest)),
             pc.and_(pc.is_valid(card_ids), pc.match_substring_regex(nbytes, _PLAIN_BYTES)),
         )
         if layout.at_session is None:
@@ -217,7 +224,7 @@ class _ColumnChecker:
                 card_ids.filter(good),
                 sessions.filter(good),
                 pc.cast(nbytes.filter(good), pa.int64()),
-                micros.filter(good),
+                at.filter(good),
             ],
             schema=TABLE,
         )

@@ -92,11 +92,11 @@ from kuota.usage.import_claims import (
     open_window,
 )
 from kuota.usage.import_columns import (
-    EPOCH,
-    MICROSECOND,
     TABLE,
     ColumnWindow,
+    instant,
     is_plain,
+    micros,
     plain_windows,
 )
 from kuota.usage.import_rows import (
@@ -239,7 +239,7 @@ def _windows(
     cards: CardIndex,
     size: int,
     by_column: bool,
-) -> Iterator[tuple[pa.Table, list[Reject], int]]:
+) -> Generator[tuple[pa.Table, list[Reject], int], None, None]:
     """The file's windows: each one's good rows (a `TABLE`), its bad rows, and how far
     into the file it ends. A CSV header is read and checked at once."""
     windows: Iterator[ColumnWindow]
@@ -264,7 +264,7 @@ class _Claimed:
 
 
 def _claimed_ahead(
-    db: Database, clock: Clock, windows: Iterator[tuple[pa.Table, list[Reject], int]]
+    db: Database, clock: Clock, windows: Generator[tuple[pa.Table, list[Reject], int], None, None]
 ) -> Generator[_Claimed, None, None]:
     """The windows, read in a thread ahead of the charging (`read_ahead`), their ids
     claimed: on PostgreSQL in that thread too, so that the server inserts one window's
@@ -277,11 +277,11 @@ def _claimed_ahead(
 
 
 def _claimed(
-    db: Database, clock: Clock, windows: Iterator[tuple[pa.Table, list[Reject], int]]
+    db: Database, clock: Clock, windows: Generator[tuple[pa.Table, list[Reject], int], None, None]
 ) -> Generator[_Claimed, None, None]:
     """Each window with its ids claimed. Closing it closes `windows` (and so stops a
     thread reading ahead before the file is closed)."""
-    try:
+    with closing(windows):
         for table, bad, read_to in windows:
             if not table.num_rows:
                 yield _Claimed(None, table, 0, bad, read_to)
@@ -298,10 +298,6 @@ def _claimed(
                 fresh = pa.array(sorted(new_ids), pa.string())
                 new = table.filter(pc.is_in(table.column("record_id"), value_set=fresh))
             yield _Claimed(window_id, new, table.num_rows - new.num_rows, bad, read_to)
-    finally:
-        close = getattr(windows, "close", None)
-        if close is not None:
-            close()
 
 
 def _merged(window: ColumnWindow, cards: CardIndex) -> tuple[pa.Table, list[Reject], int]:
@@ -331,7 +327,7 @@ def _as_table(rows: list[Row], cards: CardIndex, bad: list[Reject]) -> pa.Table:
         card.append(card_id)
         session_id.append(row[3])
         nbytes.append(row[4])
-        at.append((row[5] - EPOCH) // MICROSECOND)
+        at.append(micros(row[5]))
     return pa.table(list(columns), schema=TABLE)
 
 
@@ -442,8 +438,8 @@ class _Charger:
         at = rows.column("at")
         window = {
             "card_ids": card_ids,
-            "first": _instant(pc.min(at).as_py()),
-            "last": _instant(pc.max(at).as_py()),
+            "first": instant(pc.min(at).as_py()),
+            "last": instant(pc.max(at).as_py()),
         }
         packages: dict[int, list[_Package]] = {}
         for package_id, card_id, total, used, reserved, starts, expires in fetch_rows(
@@ -468,9 +464,9 @@ class _Charger:
             ),
             strict=True,
         ):
-            last_at = _instant(last)
+            last_at = instant(last)
             card_packages = packages.get(card_id, no_packages)
-            if _drawn_as_one(card_packages, total, _instant(first), last_at):
+            if _drawn_as_one(card_packages, total, instant(first), last_at):
                 uses[card_id] = [(session_id if sessions == 1 else None, total, last_at)]
             else:
                 one_by_one.append(card_id)
@@ -487,10 +483,6 @@ class _Charger:
 
 # A record's use as `_draw` takes it: (session id, bytes, recorded_at).
 _Use = tuple[str | None, int, datetime]
-
-
-def _instant(micros: int) -> datetime:
-    return EPOCH + micros * MICROSECOND
 
 
 def _drawn_as_one(
@@ -523,7 +515,7 @@ def _uses_of(rows: pa.Table, card_ids: list[int]) -> dict[int, list[_Use]]:
         *(mine.column(name).to_pylist() for name in ("card_id", "session_id", "bytes", "at")),
         strict=True,
     ):
-        uses.setdefault(card_id, []).append((session_id, nbytes, _instant(at)))
+        uses.setdefault(card_id, []).append((session_id, nbytes, instant(at)))
     return uses
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.types import TypeDecorator
 
-from kuota.core.db import UTCDateTime
+from kuota.core.db import UTCDateTime, sqlite_instant
 
 _DIALECT = sqlite.dialect()
 _TYPE = UTCDateTime().dialect_impl(_DIALECT)
@@ -66,3 +66,10 @@ def test_texts_written_by_sqlite_itself_read_as_sqlalchemy_reads_them(text: str)
     assert _READ is not None and _GENERIC_READ is not None
     assert _READ(text) == _GENERIC_READ(text)
     assert _READ(None) is None
+
+
+def test_the_stored_text_is_refused_an_instant_not_in_utc() -> None:
+    jakarta = datetime(2026, 11, 25, 10, 0, tzinfo=timezone(timedelta(hours=7)))
+    with pytest.raises(ValueError, match="UTC"):
+        sqlite_instant(jakarta)
+    assert sqlite_instant(jakarta.astimezone(UTC)) == "2026-11-25 03:00:00.000000"
